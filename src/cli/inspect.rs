@@ -1,0 +1,157 @@
+//! `musicvae inspect FILE.mid [--json]`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use musicvae::data::converter::{extract, ConverterConfig, Extraction};
+use musicvae::music::read_midi_file;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The MIDI file to inspect.
+    pub file: PathBuf,
+    /// Print a JSON report instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct TrackReport {
+    instrument: u32,
+    track: usize,
+    channel: u8,
+    program: u8,
+    is_drum: bool,
+    name: String,
+    notes: usize,
+    lowest: Option<u8>,
+    highest: Option<u8>,
+}
+
+#[derive(Serialize)]
+struct KindReport {
+    config: String,
+    windows: usize,
+    why_none: Option<String>,
+    first_window_start_seconds: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    file: String,
+    ticks_per_quarter: u16,
+    total_seconds: f64,
+    notes: usize,
+    tracks: Vec<TrackReport>,
+    tempos: Vec<(f64, f64)>,
+    time_signatures: Vec<(f64, String)>,
+    sections: Vec<musicvae::data::converter::SectionReport>,
+    windows: Vec<KindReport>,
+}
+
+pub fn run(a: InspectArgs) -> Result<()> {
+    let seq = read_midi_file(&a.file)?;
+    let mut tracks = Vec::new();
+    for inst in &seq.instruments {
+        let notes: Vec<_> = seq.notes.iter().filter(|n| n.instrument == inst.index).collect();
+        tracks.push(TrackReport {
+            instrument: inst.index,
+            track: inst.track,
+            channel: inst.channel + 1,
+            program: inst.program,
+            is_drum: inst.is_drum,
+            name: inst.name.clone(),
+            notes: notes.len(),
+            lowest: notes.iter().map(|n| n.pitch).min(),
+            highest: notes.iter().map(|n| n.pitch).max(),
+        });
+    }
+    let kinds = [
+        ("mel_2bar", "cat-mel_2bar"),
+        ("mel_16bar", "hierdec-mel_16bar"),
+        ("drums_2bar", "cat-drums_2bar"),
+        ("trio_16bar", "hierdec-trio_16bar"),
+    ];
+    let mut windows = Vec::new();
+    let mut sections = Vec::new();
+    for (short, name) in kinds {
+        let cfg = ConverterConfig::for_config_name(name).context("internal: unknown converter")?;
+        let ex: Extraction = extract(&seq, &cfg);
+        if sections.is_empty() {
+            sections = ex.sections.clone();
+        }
+        windows.push(KindReport {
+            config: short.to_string(),
+            windows: ex.windows.len(),
+            why_none: ex.why_none.clone(),
+            first_window_start_seconds: ex.origins.first().map(|o| o.start_time),
+        });
+    }
+    let report = Report {
+        file: a.file.display().to_string(),
+        ticks_per_quarter: seq.ticks_per_quarter,
+        total_seconds: seq.total_time,
+        notes: seq.notes.len(),
+        tracks,
+        tempos: seq.tempos.iter().map(|t| (t.time, t.qpm)).collect(),
+        time_signatures: seq
+            .time_signatures
+            .iter()
+            .map(|t| (t.time, format!("{}/{}", t.numerator, t.denominator)))
+            .collect(),
+        sections,
+        windows,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("{}", report.file);
+    println!(
+        "  {} notes, {:.1} s, {} ticks per quarter",
+        report.notes, report.total_seconds, report.ticks_per_quarter
+    );
+    println!("  tracks:");
+    if report.tracks.is_empty() {
+        println!("    (none with notes)");
+    }
+    for t in &report.tracks {
+        println!(
+            "    #{:<2} track {:<2} channel {:<2} program {:<3} {:<5} {:>5} notes  {}{}",
+            t.instrument,
+            t.track,
+            t.channel,
+            t.program,
+            if t.is_drum { "drums" } else { "" },
+            t.notes,
+            match (t.lowest, t.highest) {
+                (Some(l), Some(h)) => format!("pitch {l}–{h}"),
+                _ => String::new(),
+            },
+            if t.name.is_empty() { String::new() } else { format!("  \"{}\"", t.name) }
+        );
+    }
+    let tempos: Vec<String> = report.tempos.iter().map(|(t, q)| format!("{q:.1} qpm @ {t:.2}s")).collect();
+    println!("  tempo: {}", tempos.join(", "));
+    let ts: Vec<String> = report.time_signatures.iter().map(|(t, s)| format!("{s} @ {t:.2}s")).collect();
+    println!("  meter: {}", if ts.is_empty() { "none (4/4 assumed)".to_string() } else { ts.join(", ") });
+    println!("  sections (split at tempo/meter changes):");
+    for (i, s) in report.sections.iter().enumerate() {
+        println!(
+            "    {i}: from {:.2}s, {}{}{}",
+            s.start_time,
+            s.time_signature.map(|(n, d)| format!("{n}/{d}")).unwrap_or_else(|| "?".into()),
+            s.bars.map(|b| format!(", {b:.1} bars")).unwrap_or_default(),
+            s.skipped.as_ref().map(|r| format!(" — skipped: {r}")).unwrap_or_default()
+        );
+    }
+    println!("  windows:");
+    for k in &report.windows {
+        match &k.why_none {
+            None => println!("    {:<11} {:>4}", k.config, k.windows),
+            Some(why) => println!("    {:<11} {:>4}  ({why})", k.config, k.windows),
+        }
+    }
+    Ok(())
+}

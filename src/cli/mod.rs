@@ -1,0 +1,52 @@
+//! Command-line interface: argument parsing and one module per subcommand.
+
+mod inspect;
+mod prepare;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Learn the space of short musical phrases from MIDI files, then sample, interpolate and morph.
+///
+/// MusicVAE (Roberts et al., ICML 2018) in Rust. Phrases are quantized to 16 steps per 4/4 bar and
+/// tokenised like Magenta's converters (melody: 90 classes; drums: 512; trio: melody + bass + drums).
+#[derive(Parser, Debug)]
+#[command(name = "musicvae", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show what a MIDI file holds: tracks, tempo and meter maps, notes, and how many melody,
+    /// drum and trio windows MusicVAE can take from it (and, where none, exactly why).
+    Inspect(inspect::InspectArgs),
+    /// Scan a folder of MIDI files (labels = first-level folder names), extract every window for a
+    /// config and write a cache for training. Bad files are skipped with their reason.
+    Prepare(prepare::PrepareArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(a) => inspect::run(a),
+        Command::Prepare(a) => prepare::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut src = e.source();
+            while let Some(s) = src {
+                let msg = s.to_string();
+                if !e.to_string().contains(&msg) {
+                    eprintln!("  caused by: {msg}");
+                }
+                src = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

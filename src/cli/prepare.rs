@@ -1,0 +1,112 @@
+//! `musicvae prepare DIR --config NAME [--out CACHE]`.
+
+use super::progress::bar;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use musicvae::data::converter::ConverterConfig;
+use musicvae::data::prepare::{prepare_dir, summarize, SplitConfig};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct PrepareArgs {
+    /// Folder of MIDI files, scanned recursively; first-level folder names are the labels (genres).
+    pub dir: PathBuf,
+    /// Model config (or its data part): cat-mel_2bar, hierdec-mel_16bar, cat-drums_2bar, hierdec-trio_16bar, tiny…
+    #[arg(long, short)]
+    pub config: String,
+    /// Where to write the cache (a folder). Without it, only the summary is printed.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Seed of the file-level train / held-out split.
+    #[arg(long, default_value_t = 42)]
+    pub split_seed: u64,
+    /// Fraction of files held out for evaluation.
+    #[arg(long, default_value_t = 0.1)]
+    pub held_out: f64,
+    /// List every skipped file with its reason.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+pub fn run(a: PrepareArgs) -> Result<()> {
+    let cfg = ConverterConfig::for_config_name(&a.config).with_context(|| {
+        format!(
+            "unknown config '{}': use one of cat-mel_2bar_small, cat-mel_2bar_big, hierdec-mel_16bar, cat-drums_2bar_small, hierdec-trio_16bar, tiny",
+            a.config
+        )
+    })?;
+    if !(0.0..1.0).contains(&a.held_out) {
+        bail!("--held-out must be in [0, 1), got {}", a.held_out);
+    }
+    let t0 = Instant::now();
+    let pb = bar(0, "prepare");
+    let cache = prepare_dir(
+        &a.dir,
+        &cfg,
+        SplitConfig { seed: a.split_seed, held_out_fraction: a.held_out },
+        &|done, total| {
+            if pb.length() != Some(total as u64) {
+                pb.set_length(total as u64);
+            }
+            pb.set_position(done as u64);
+        },
+    )?;
+    pb.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64();
+    let nfiles = cache.meta.files.len() + cache.meta.skipped.len();
+    if nfiles == 0 {
+        bail!("{}: no MIDI files (.mid, .midi) found in this folder or below", a.dir.display());
+    }
+    println!(
+        "{}: {} files in {:.1} s ({:.0} files/s), config {} ({} bars, {})",
+        a.dir.display(),
+        nfiles,
+        secs,
+        nfiles as f64 / secs.max(1e-9),
+        a.config,
+        cfg.slice_bars,
+        cfg.kind.name()
+    );
+    println!("{:<20} {:>6} {:>12} {:>9} {:>9}", "label", "files", "with windows", "windows", "held-out");
+    let summary = summarize(&cache);
+    let (mut tf, mut tw, mut tww, mut th) = (0, 0, 0, 0);
+    for (label, s) in &summary {
+        println!(
+            "{:<20} {:>6} {:>12} {:>9} {:>9}",
+            if label.is_empty() { "(no folder)" } else { label },
+            s.files,
+            s.files_with_windows,
+            s.windows,
+            s.held_out_windows
+        );
+        tf += s.files;
+        tww += s.files_with_windows;
+        tw += s.windows;
+        th += s.held_out_windows;
+    }
+    println!("{:<20} {:>6} {:>12} {:>9} {:>9}", "total", tf, tww, tw, th);
+    if !cache.meta.skipped.is_empty() {
+        let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
+        for s in &cache.meta.skipped {
+            let key = s.reason.split(':').next().unwrap_or(&s.reason).to_string();
+            *reasons.entry(key).or_default() += 1;
+        }
+        println!("skipped {} files without a usable window:", cache.meta.skipped.len());
+        for (r, n) in reasons {
+            println!("  {n:>5} × {r}");
+        }
+        if a.verbose {
+            for s in &cache.meta.skipped {
+                println!("  {}: {}", s.rel, s.reason);
+            }
+        } else {
+            println!("  (--verbose lists each file)");
+        }
+    }
+    if let Some(out) = &a.out {
+        cache.save(out).with_context(|| format!("writing the cache to {}", out.display()))?;
+        println!("cache written to {} ({} windows)", out.display(), cache.meta.num_windows);
+    }
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! Converters: a note sequence → MusicVAE training windows (tokens), the way Magenta's
+//! `OneHotMelodyConverter`, `DrumsConverter` and `TrioConverter` do it, and windows → note sequences.
+
+use crate::music::drums::{drum_tokens_to_notes, extract_drum_tracks, DRUM_TOKENS};
+use crate::music::melody::{self, extract_melodies, tokens_to_notes, MelodyOptions, MELODY_CLASSES};
+use crate::music::note_sequence::{NoteSequence, Tempo, TimeSignature};
+use crate::music::quantize::{quantized_sections, STEPS_PER_BAR};
+use crate::music::trio::extract_trio_windows;
+use serde::{Deserialize, Serialize};
+
+/// What a model reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataKind {
+    Melody,
+    Drums,
+    Trio,
+}
+
+impl DataKind {
+    /// Token classes per track (melody 90; drums 512; trio 90 + 90 + 512).
+    pub fn track_depths(&self) -> Vec<usize> {
+        match self {
+            DataKind::Melody => vec![MELODY_CLASSES],
+            DataKind::Drums => vec![DRUM_TOKENS],
+            DataKind::Trio => vec![MELODY_CLASSES, MELODY_CLASSES, DRUM_TOKENS],
+        }
+    }
+    pub fn name(&self) -> &'static str {
+        match self {
+            DataKind::Melody => "melody",
+            DataKind::Drums => "drums",
+            DataKind::Trio => "trio",
+        }
+    }
+}
+
+/// Data settings of a model config (Magenta's `data_converter` arguments).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConverterConfig {
+    pub kind: DataKind,
+    /// Window length in bars (2 or 16).
+    pub slice_bars: usize,
+    /// Melody programs kept, inclusive range (2-bar melody configs: [0, 31]); None = all.
+    pub valid_programs: Option<(u8, u8)>,
+    pub gap_bars: f64,
+    pub max_bars: usize,
+    /// Windows kept per file per pass over the data (Magenta: 5, random in training).
+    pub max_windows_per_file: usize,
+}
+
+impl ConverterConfig {
+    pub fn melody(slice_bars: usize, valid_programs: Option<(u8, u8)>) -> Self {
+        ConverterConfig {
+            kind: DataKind::Melody,
+            slice_bars,
+            valid_programs,
+            gap_bars: 1.0,
+            max_bars: 100,
+            max_windows_per_file: 5,
+        }
+    }
+    pub fn drums(slice_bars: usize) -> Self {
+        ConverterConfig {
+            kind: DataKind::Drums,
+            ..Self::melody(slice_bars, None)
+        }
+    }
+    pub fn trio(slice_bars: usize) -> Self {
+        ConverterConfig {
+            kind: DataKind::Trio,
+            gap_bars: 2.0,
+            max_bars: 1024,
+            ..Self::melody(slice_bars, None)
+        }
+    }
+    pub fn steps(&self) -> usize {
+        self.slice_bars * STEPS_PER_BAR as usize
+    }
+    fn melody_options(&self) -> MelodyOptions {
+        MelodyOptions {
+            valid_programs: self.valid_programs.map(|(a, b)| a..=b),
+            gap_bars: self.gap_bars,
+            max_bars: self.max_bars,
+            ..Default::default()
+        }
+    }
+}
+
+/// One training example: a token sequence per track, each `steps` long.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Window {
+    pub tracks: Vec<Vec<u16>>,
+}
+
+/// Where a window came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowOrigin {
+    pub section: usize,
+    /// Instrument of the melody (melody kind).
+    pub instrument: Option<u32>,
+    /// First bar of the window, counted from the section start.
+    pub start_bar: i64,
+    /// Start of the window in the source file, seconds.
+    pub start_time: f64,
+}
+
+/// A section of the file and what came of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SectionReport {
+    pub start_time: f64,
+    pub qpm: Option<f64>,
+    pub time_signature: Option<(u32, u32)>,
+    pub bars: Option<f64>,
+    /// None when the section gave windows; otherwise why not.
+    pub skipped: Option<String>,
+    pub tracks_found: usize,
+}
+
+/// All windows of one file for one converter, deduplicated in first-seen order, plus why none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Extraction {
+    pub windows: Vec<Window>,
+    pub origins: Vec<WindowOrigin>,
+    pub sections: Vec<SectionReport>,
+    /// Set when `windows` is empty: a one-line explanation for the user.
+    pub why_none: Option<String>,
+}
+
+/// Extract every window (deduplicated, uncapped) of a file for a converter.
+pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
+    let steps = cfg.steps();
+    let mut windows = Vec::new();
+    let mut origins = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut sections = Vec::new();
+    let mut any_16 = false;
+    let mut any_tracks = false;
+    let mut longest_bars = 0usize;
+    for (si, s) in quantized_sections(seq).into_iter().enumerate() {
+        let q = match s.result {
+            Ok(q) => q,
+            Err(e) => {
+                sections.push(SectionReport {
+                    start_time: s.start_time,
+                    qpm: None,
+                    time_signature: None,
+                    bars: None,
+                    skipped: Some(e.to_string()),
+                    tracks_found: 0,
+                });
+                continue;
+            }
+        };
+        let mut report = SectionReport {
+            start_time: s.start_time,
+            qpm: Some(q.qpm),
+            time_signature: Some((q.numerator, q.denominator)),
+            bars: Some(q.total_steps as f64 / q.steps_per_bar_f64()),
+            skipped: None,
+            tracks_found: 0,
+        };
+        if !q.has_16_step_bars() {
+            report.skipped = Some(format!(
+                "{}/{} meter: bars are not 16 sixteenth-note steps (only 4/4 and 2/2 are used)",
+                q.numerator, q.denominator
+            ));
+            sections.push(report);
+            continue;
+        }
+        any_16 = true;
+        let spb = STEPS_PER_BAR as i64;
+        let mut push = |w: Window, o: WindowOrigin| {
+            if seen.insert(w.clone()) {
+                windows.push(w);
+                origins.push(o);
+            }
+        };
+        let sec_start = s.start_time;
+        let step_secs = 60.0 / q.qpm / 4.0;
+        match cfg.kind {
+            DataKind::Melody => {
+                let mels = extract_melodies(&q, &cfg.melody_options());
+                report.tracks_found = mels.len();
+                for m in &mels {
+                    longest_bars = longest_bars.max(m.tokens.len() / spb as usize);
+                    for (k, w) in melody::windows(&m.tokens, steps).into_iter().enumerate() {
+                        let start_bar = m.start_step / spb + k as i64;
+                        push(
+                            Window { tracks: vec![w] },
+                            WindowOrigin {
+                                section: si,
+                                instrument: Some(m.instrument),
+                                start_bar,
+                                start_time: sec_start + (start_bar * spb) as f64 * step_secs,
+                            },
+                        );
+                    }
+                }
+            }
+            DataKind::Drums => {
+                let tracks = extract_drum_tracks(&q, cfg.gap_bars, cfg.max_bars);
+                report.tracks_found = tracks.len();
+                for t in &tracks {
+                    longest_bars = longest_bars.max(t.tokens.len() / spb as usize);
+                    for (k, w) in melody::windows(&t.tokens, steps).into_iter().enumerate() {
+                        let start_bar = t.start_step / spb + k as i64;
+                        push(
+                            Window { tracks: vec![w] },
+                            WindowOrigin {
+                                section: si,
+                                instrument: None,
+                                start_bar,
+                                start_time: sec_start + (start_bar * spb) as f64 * step_secs,
+                            },
+                        );
+                    }
+                }
+            }
+            DataKind::Trio => {
+                let ws = extract_trio_windows(&q, cfg.slice_bars, cfg.gap_bars as usize);
+                report.tracks_found = ws.len();
+                for w in ws {
+                    push(
+                        Window { tracks: vec![w.melody, w.bass, w.drums] },
+                        WindowOrigin { section: si, instrument: None, start_bar: 0, start_time: sec_start },
+                    );
+                }
+            }
+        }
+        if report.tracks_found > 0 {
+            any_tracks = true;
+        }
+        sections.push(report);
+    }
+    let why_none = if !windows.is_empty() {
+        None
+    } else if seq.notes.is_empty() {
+        Some("the file has no notes".to_string())
+    } else if !any_16 {
+        let meters: Vec<String> = sections
+            .iter()
+            .filter_map(|s| s.time_signature.map(|(n, d)| format!("{n}/{d}")))
+            .collect();
+        Some(format!(
+            "no 4/4 (or 2/2) section: MusicVAE needs bars of 16 sixteenth notes, this file is in {}",
+            if meters.is_empty() { "an unreadable meter".to_string() } else { meters.join(", ") }
+        ))
+    } else if !any_tracks {
+        Some(match cfg.kind {
+            DataKind::Melody => format!(
+                "no melody found in the 4/4 sections (needs non-drum notes with pitch 21–108{})",
+                cfg.valid_programs.map(|(a, b)| format!(" on programs {a}–{b}")).unwrap_or_default()
+            ),
+            DataKind::Drums => "no drum notes (channel 10) in the 4/4 sections".to_string(),
+            DataKind::Trio => "a trio needs a melody (programs 0–31), a bass (32–39) and drums (channel 10) playing together".to_string(),
+        })
+    } else {
+        Some(format!(
+            "the longest {} phrase is {longest_bars} bar(s); this model needs {} bars without a gap of a bar or more",
+            cfg.kind.name(),
+            cfg.slice_bars
+        ))
+    };
+    Extraction { windows, origins, sections, why_none }
+}
+
+/// Turn a window back into a note sequence at `qpm` (melody velocity 80 as Magenta; bass program 33;
+/// drums on channel 10).
+pub fn window_to_sequence(kind: DataKind, window: &Window, qpm: f64) -> NoteSequence {
+    let mut notes = Vec::new();
+    match kind {
+        DataKind::Melody => notes.extend(tokens_to_notes(&window.tracks[0], qpm, 0.0, 80, 0, 0)),
+        DataKind::Drums => notes.extend(drum_tokens_to_notes(&window.tracks[0], qpm, 80, 9)),
+        DataKind::Trio => {
+            notes.extend(tokens_to_notes(&window.tracks[0], qpm, 0.0, 80, 0, 0));
+            notes.extend(tokens_to_notes(&window.tracks[1], qpm, 0.0, 80, 33, 1));
+            notes.extend(drum_tokens_to_notes(&window.tracks[2], qpm, 80, 9));
+        }
+    }
+    let mut seq = NoteSequence {
+        notes,
+        tempos: vec![Tempo { time: 0.0, qpm }],
+        time_signatures: vec![TimeSignature { time: 0.0, numerator: 4, denominator: 4 }],
+        ..Default::default()
+    };
+    seq.update_total_time();
+    seq
+}
+
+/// Several windows one after another (with `gap_bars` bars of rest between them) as one sequence.
+pub fn windows_to_sequence(kind: DataKind, windows: &[Window], qpm: f64, gap_bars: usize) -> NoteSequence {
+    let mut out = NoteSequence {
+        tempos: vec![Tempo { time: 0.0, qpm }],
+        time_signatures: vec![TimeSignature { time: 0.0, numerator: 4, denominator: 4 }],
+        ..Default::default()
+    };
+    let step = 60.0 / qpm / 4.0;
+    let mut offset = 0.0;
+    for w in windows {
+        let s = window_to_sequence(kind, w, qpm);
+        for mut n in s.notes {
+            n.start_time += offset;
+            n.end_time += offset;
+            out.notes.push(n);
+        }
+        let len = w.tracks.first().map(|t| t.len()).unwrap_or(0);
+        offset += (len + gap_bars * STEPS_PER_BAR as usize) as f64 * step;
+    }
+    out.update_total_time();
+    out.total_time = out.total_time.max(offset);
+    out
+}
+
+/// Read back a window written with [`window_to_sequence`] on a fixed grid (no extraction rules).
+pub fn sequence_to_window_grid(kind: DataKind, seq: &NoteSequence, steps: usize) -> Option<Window> {
+    let q = crate::music::quantize::quantize(seq, 4).ok()?;
+    let pick = |pred: &dyn Fn(&crate::music::quantize::QuantizedNote) -> bool| {
+        let mut qq = q.clone();
+        qq.notes.retain(|n| pred(n));
+        qq
+    };
+    Some(match kind {
+        DataKind::Melody => Window { tracks: vec![melody::grid_tokens(&q, steps)] },
+        DataKind::Drums => Window { tracks: vec![crate::music::drums::drum_grid_tokens(&q, steps)] },
+        DataKind::Trio => Window {
+            tracks: vec![
+                melody::grid_tokens(&pick(&|n| !n.is_drum && n.program <= 31), steps),
+                melody::grid_tokens(&pick(&|n| !n.is_drum && (32..=39).contains(&n.program)), steps),
+                crate::music::drums::drum_grid_tokens(&q, steps),
+            ],
+        },
+    })
+}
+
+impl ConverterConfig {
+    /// The converter of a Magenta config name (`cat-mel_2bar_small`, `hierdec-mel_16bar`,
+    /// `cat-drums_2bar_small`, `hierdec-trio_16bar`, …) or of its data part (`cat-mel_2bar`, `mel_16bar`).
+    pub fn for_config_name(name: &str) -> Option<Self> {
+        let n = name.to_ascii_lowercase();
+        let bars = if n.contains("16bar") {
+            16
+        } else if n.contains("4bar") {
+            4
+        } else if n.contains("2bar") {
+            2
+        } else if n == "tiny" || n.starts_with("tiny-mel") || n.starts_with("tiny") {
+            return Some(Self::melody(if n.contains("hier") { 4 } else { 2 }, Some((0, 31))));
+        } else {
+            return None;
+        };
+        if n.contains("trio") {
+            Some(Self::trio(bars))
+        } else if n.contains("drums") {
+            Some(Self::drums(bars))
+        } else if n.contains("mel") {
+            // Magenta keeps programs 0–31 for the 2-bar melody configs only.
+            Some(Self::melody(bars, if bars == 2 { Some((0, 31)) } else { None }))
+        } else {
+            None
+        }
+    }
+}

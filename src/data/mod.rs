@@ -1,0 +1,9 @@
+//! Data pipeline: converters (sequence ↔ windows), corpus scanning and split, the prepare cache.
+
+pub mod cache;
+pub mod converter;
+pub mod corpus;
+pub mod prepare;
+
+pub use cache::Cache;
+pub use converter::{extract, ConverterConfig, DataKind, Window};

@@ -1,0 +1,12 @@
+//! musicvae: MusicVAE (Roberts et al., ICML 2018) in Rust on burn.
+//!
+//! The folders follow the architecture: [`music`] (MIDI, note sequences, tokens), [`data`]
+//! (converters, corpus, cache), [`model`], [`train`], [`generate`], [`audio`], [`classifier`];
+//! the binary's command line lives in `cli/`.
+
+pub mod data;
+pub mod error;
+pub mod io_util;
+pub mod music;
+
+pub use error::{Error, Result};

@@ -1,0 +1,331 @@
+//! MIDI file → [`NoteSequence`], with the semantics of pretty_midi + note_seq's `midi_to_note_sequence`
+//! (which Magenta's pipeline uses), so that our token windows match Magenta's bit for bit:
+//! - tempo and time-signature events are read from the first track only (pretty_midi does the same);
+//!   repeated identical tempos are ignored; tick → seconds uses pretty_midi's piecewise-linear formula;
+//! - notes are grouped into instruments by (program, channel, track), in order of their first finished note;
+//! - a note-off (or note-on with velocity 0) closes every open note of that pitch and channel that started
+//!   at an earlier tick; a note-off at the same tick as its note-on keeps that note open (or drops it);
+//!   notes never closed are dropped;
+//! - channel 10 (index 9) is drums.
+//!
+//! Format 2 files (independent sequential tracks) are played one after another. SMPTE timing is
+//! converted to seconds directly (ticks per second = fps × ticks per frame); tempo events then only give qpm.
+
+use super::note_sequence::{InstrumentInfo, Note, NoteSequence, Tempo, TimeSignature, DEFAULT_QPM};
+use crate::error::{Error, Result};
+use midly::{Format, MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Largest MIDI file we accept (real MIDI files are a few hundred KB at most).
+pub const MAX_MIDI_BYTES: u64 = 16 * 1024 * 1024;
+/// Tempos outside this range (quarter notes per minute) are rejected as corrupt.
+pub const MIN_QPM: f64 = 1.0;
+pub const MAX_QPM: f64 = 2000.0;
+
+/// Read and parse a MIDI file.
+pub fn read_midi_file(path: &Path) -> Result<NoteSequence> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::bad_input(path, "is a folder, not a MIDI file"));
+    }
+    if meta.len() > MAX_MIDI_BYTES {
+        return Err(Error::bad_input(
+            path,
+            format!(
+                "file is {:.1} MB, larger than the {} MB limit for a MIDI file (is it really MIDI?)",
+                meta.len() as f64 / 1e6,
+                MAX_MIDI_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_midi(&bytes).map_err(|reason| Error::Midi {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// One event flattened out of a track, with its absolute tick.
+struct Ev<'a> {
+    tick: u64,
+    kind: TrackEventKind<'a>,
+}
+
+/// Piecewise tick → seconds conversion (pretty_midi `_update_tick_to_time`).
+struct TickMap {
+    /// (start tick, seconds per tick, seconds at start tick)
+    segments: Vec<(u64, f64, f64)>,
+}
+
+impl TickMap {
+    fn new(scales: &[(u64, f64)]) -> Self {
+        let mut segments = Vec::with_capacity(scales.len());
+        let mut last_end_time = 0.0f64;
+        for (i, &(start, scale)) in scales.iter().enumerate() {
+            segments.push((start, scale, last_end_time));
+            if let Some(&(end, _)) = scales.get(i + 1) {
+                last_end_time += scale * (end - start) as f64;
+            }
+        }
+        TickMap { segments }
+    }
+    fn time(&self, tick: u64) -> f64 {
+        let idx = self.segments.partition_point(|s| s.0 <= tick);
+        let (start, scale, base) = self.segments[idx.saturating_sub(1)];
+        base + scale * (tick - start) as f64
+    }
+}
+
+/// Parse MIDI bytes into a note sequence. Errors are plain reasons (the caller adds the path).
+pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
+    if bytes.len() < 14 || &bytes[0..4] != b"MThd" {
+        if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"RMID" {
+            // RIFF-wrapped MIDI is fine, midly unwraps it.
+        } else if bytes.is_empty() {
+            return Err("the file is empty".into());
+        } else {
+            return Err("no MIDI header (the file does not start with 'MThd')".into());
+        }
+    }
+    let smf = Smf::parse(bytes).map_err(|e| format!("{e}"))?;
+    if smf.tracks.is_empty() {
+        return Err("the file has no tracks".into());
+    }
+
+    // Flatten tracks to absolute ticks. Format 2: tracks follow one another.
+    let sequential = smf.header.format == Format::Sequential;
+    let mut tracks: Vec<Vec<Ev>> = Vec::with_capacity(smf.tracks.len());
+    let mut offset = 0u64;
+    for track in &smf.tracks {
+        let mut tick = if sequential { offset } else { 0 };
+        let mut evs = Vec::with_capacity(track.len());
+        for e in track {
+            tick = tick
+                .checked_add(e.delta.as_int() as u64)
+                .ok_or_else(|| "event times overflow".to_string())?;
+            evs.push(Ev {
+                tick,
+                kind: e.kind,
+            });
+        }
+        if sequential {
+            offset = tick;
+        }
+        tracks.push(evs);
+    }
+
+    // Timing.
+    let (resolution, smpte_seconds_per_tick) = match smf.header.timing {
+        Timing::Metrical(t) => {
+            let t = t.as_int();
+            if t == 0 {
+                return Err("the header says 0 ticks per quarter note".into());
+            }
+            (t, None)
+        }
+        Timing::Timecode(fps, sub) => {
+            if sub == 0 {
+                return Err("SMPTE timing with 0 ticks per frame".into());
+            }
+            (0u16, Some(1.0 / (fps.as_f32() as f64 * sub as f64)))
+        }
+    };
+
+    // Tempo and meter events: pretty_midi reads them from the first track only.
+    // For format 2 every track carries its own, so read all of them.
+    let meta_tracks: Vec<&Vec<Ev>> = if sequential {
+        tracks.iter().collect()
+    } else {
+        vec![&tracks[0]]
+    };
+    let mut tempo_events: Vec<(u64, u32)> = Vec::new();
+    let mut ts_events: Vec<(u64, u8, u8)> = Vec::new();
+    for tr in &meta_tracks {
+        for ev in tr.iter() {
+            match ev.kind {
+                TrackEventKind::Meta(MetaMessage::Tempo(us)) => {
+                    tempo_events.push((ev.tick, us.as_int()))
+                }
+                TrackEventKind::Meta(MetaMessage::TimeSignature(n, d, _, _)) => {
+                    ts_events.push((ev.tick, n, d))
+                }
+                _ => {}
+            }
+        }
+    }
+    tempo_events.sort_by_key(|t| t.0);
+    ts_events.sort_by_key(|t| t.0);
+
+    for &(tick, us) in &tempo_events {
+        if us == 0 {
+            return Err(format!("absurd tempo (0 µs per quarter note) at tick {tick}"));
+        }
+        let qpm = 6e7 / us as f64;
+        if !(MIN_QPM..=MAX_QPM).contains(&qpm) {
+            return Err(format!(
+                "absurd tempo {qpm:.1} quarter notes per minute at tick {tick} (accepted: {MIN_QPM}–{MAX_QPM})"
+            ));
+        }
+    }
+
+    // Tick scales (seconds per tick), pretty_midi `_load_tempo_changes`.
+    let tick_map = if let Some(spt) = smpte_seconds_per_tick {
+        TickMap::new(&[(0, spt)])
+    } else {
+        let res = resolution as f64;
+        let mut scales: Vec<(u64, f64)> = vec![(0, 60.0 / (DEFAULT_QPM * res))];
+        for &(tick, us) in &tempo_events {
+            let bpm = 6e7 / us as f64;
+            let scale = 60.0 / (bpm * res);
+            if tick == 0 {
+                scales = vec![(0, scale)];
+            } else {
+                let last = scales.last().map(|s| s.1).unwrap_or(scale);
+                if scale != last {
+                    scales.push((tick, scale));
+                }
+            }
+        }
+        TickMap::new(&scales)
+    };
+
+    let mut seq = NoteSequence {
+        ticks_per_quarter: resolution,
+        ..Default::default()
+    };
+    // Tempos as note_seq reports them (pretty_midi get_tempo_changes: always one at time 0).
+    if smpte_seconds_per_tick.is_some() {
+        let mut qpms = vec![(0u64, DEFAULT_QPM)];
+        for &(tick, us) in &tempo_events {
+            let q = 6e7 / us as f64;
+            if tick == 0 {
+                qpms = vec![(0, q)];
+            } else if qpms.last().map(|x| x.1) != Some(q) {
+                qpms.push((tick, q));
+            }
+        }
+        for (tick, qpm) in qpms {
+            seq.tempos.push(Tempo {
+                time: tick_map.time(tick),
+                qpm,
+            });
+        }
+    } else {
+        let res = resolution as f64;
+        for &(start, scale, _) in &tick_map.segments {
+            seq.tempos.push(Tempo {
+                time: tick_map.time(start),
+                qpm: 60.0 / (scale * res),
+            });
+        }
+    }
+    for &(tick, n, d) in &ts_events {
+        if d > 30 {
+            return Err(format!(
+                "invalid time signature denominator 2^{d} at tick {tick}"
+            ));
+        }
+        seq.time_signatures.push(TimeSignature {
+            time: tick_map.time(tick),
+            numerator: n as u32,
+            denominator: 1u32 << d,
+        });
+    }
+
+    // Notes, pretty_midi `_load_instruments`.
+    let mut instrument_map: HashMap<(u8, u8, usize), u32> = HashMap::new();
+    let mut instrument_infos: Vec<InstrumentInfo> = Vec::new();
+    let mut notes_per_instrument: Vec<Vec<Note>> = Vec::new();
+    for (track_idx, track) in tracks.iter().enumerate() {
+        let mut track_name = String::new();
+        let mut current_program = [0u8; 16];
+        let mut open: HashMap<(u8, u8), Vec<(u64, u8)>> = HashMap::new();
+        for ev in track {
+            match ev.kind {
+                TrackEventKind::Meta(MetaMessage::TrackName(name)) => {
+                    track_name = String::from_utf8_lossy(name).trim().to_string();
+                }
+                TrackEventKind::Midi { channel, message } => {
+                    let ch = channel.as_int();
+                    match message {
+                        MidiMessage::ProgramChange { program } => {
+                            current_program[ch as usize] = program.as_int();
+                        }
+                        MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                            open.entry((ch, key.as_int()))
+                                .or_default()
+                                .push((ev.tick, vel.as_int()));
+                        }
+                        MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                            let k = (ch, key.as_int());
+                            if let Some(open_notes) = open.remove(&k) {
+                                let end_tick = ev.tick;
+                                let (close, keep): (Vec<_>, Vec<_>) =
+                                    open_notes.into_iter().partition(|(s, _)| *s != end_tick);
+                                for (start_tick, velocity) in &close {
+                                    let program = current_program[ch as usize];
+                                    let key3 = (program, ch, track_idx);
+                                    let idx = *instrument_map.entry(key3).or_insert_with(|| {
+                                        let idx = instrument_infos.len() as u32;
+                                        instrument_infos.push(InstrumentInfo {
+                                            index: idx,
+                                            program,
+                                            channel: ch,
+                                            track: track_idx,
+                                            is_drum: ch == 9,
+                                            name: track_name.clone(),
+                                        });
+                                        notes_per_instrument.push(Vec::new());
+                                        idx
+                                    });
+                                    notes_per_instrument[idx as usize].push(Note {
+                                        pitch: key.as_int(),
+                                        velocity: *velocity,
+                                        start_time: tick_map.time(*start_tick),
+                                        end_time: tick_map.time(end_tick),
+                                        start_tick: *start_tick,
+                                        end_tick,
+                                        program,
+                                        instrument: idx,
+                                        is_drum: ch == 9,
+                                    });
+                                }
+                                if !close.is_empty() && !keep.is_empty() {
+                                    open.insert(k, keep);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for notes in notes_per_instrument {
+        seq.notes.extend(notes);
+    }
+    seq.instruments = instrument_infos;
+    seq.update_total_time();
+    Ok(seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_map_piecewise() {
+        let m = TickMap::new(&[(0, 0.01), (100, 0.02)]);
+        assert!((m.time(50) - 0.5).abs() < 1e-12);
+        assert!((m.time(100) - 1.0).abs() < 1e-12);
+        assert!((m.time(150) - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rejects_non_midi() {
+        assert!(parse_midi(b"hello world, this is not midi").is_err());
+        assert!(parse_midi(b"").is_err());
+    }
+}
