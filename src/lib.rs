@@ -7,6 +7,8 @@
 pub mod data;
 pub mod error;
 pub mod io_util;
+pub mod model;
 pub mod music;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -54,7 +54,11 @@ pub fn run(a: InspectArgs) -> Result<()> {
     let seq = read_midi_file(&a.file)?;
     let mut tracks = Vec::new();
     for inst in &seq.instruments {
-        let notes: Vec<_> = seq.notes.iter().filter(|n| n.instrument == inst.index).collect();
+        let notes: Vec<_> = seq
+            .notes
+            .iter()
+            .filter(|n| n.instrument == inst.index)
+            .collect();
         tracks.push(TrackReport {
             instrument: inst.index,
             track: inst.track,
@@ -129,21 +133,45 @@ pub fn run(a: InspectArgs) -> Result<()> {
                 (Some(l), Some(h)) => format!("pitch {l}–{h}"),
                 _ => String::new(),
             },
-            if t.name.is_empty() { String::new() } else { format!("  \"{}\"", t.name) }
+            if t.name.is_empty() {
+                String::new()
+            } else {
+                format!("  \"{}\"", t.name)
+            }
         );
     }
-    let tempos: Vec<String> = report.tempos.iter().map(|(t, q)| format!("{q:.1} qpm @ {t:.2}s")).collect();
+    let tempos: Vec<String> = report
+        .tempos
+        .iter()
+        .map(|(t, q)| format!("{q:.1} qpm @ {t:.2}s"))
+        .collect();
     println!("  tempo: {}", tempos.join(", "));
-    let ts: Vec<String> = report.time_signatures.iter().map(|(t, s)| format!("{s} @ {t:.2}s")).collect();
-    println!("  meter: {}", if ts.is_empty() { "none (4/4 assumed)".to_string() } else { ts.join(", ") });
+    let ts: Vec<String> = report
+        .time_signatures
+        .iter()
+        .map(|(t, s)| format!("{s} @ {t:.2}s"))
+        .collect();
+    println!(
+        "  meter: {}",
+        if ts.is_empty() {
+            "none (4/4 assumed)".to_string()
+        } else {
+            ts.join(", ")
+        }
+    );
     println!("  sections (split at tempo/meter changes):");
     for (i, s) in report.sections.iter().enumerate() {
         println!(
             "    {i}: from {:.2}s, {}{}{}",
             s.start_time,
-            s.time_signature.map(|(n, d)| format!("{n}/{d}")).unwrap_or_else(|| "?".into()),
+            s.time_signature
+                .map(|(n, d)| format!("{n}/{d}"))
+                .unwrap_or_else(|| "?".into()),
             s.bars.map(|b| format!(", {b:.1} bars")).unwrap_or_default(),
-            s.skipped.as_ref().map(|r| format!(" — skipped: {r}")).unwrap_or_default()
+            s.skipped
+                .as_ref()
+                .map(|r| format!(" — skipped: {r}"))
+                .unwrap_or_default()
         );
     }
     println!("  windows:");

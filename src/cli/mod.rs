@@ -1,8 +1,10 @@
 //! Command-line interface: argument parsing and one module per subcommand.
 
+mod backend;
 mod inspect;
 mod prepare;
 mod progress;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,6 +28,8 @@ pub enum Command {
     /// Scan a folder of MIDI files (labels = first-level folder names), extract every window for a
     /// config and write a cache for training. Bad files are skipped with their reason.
     Prepare(prepare::PrepareArgs),
+    /// Train a MusicVAE on a folder of MIDI files or a prepared cache (CPU, or GPU with --features cuda).
+    Train(train::TrainArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -33,6 +37,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Prepare(a) => prepare::run(a),
+        Command::Train(a) => train::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

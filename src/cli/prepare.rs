@@ -44,7 +44,10 @@ pub fn run(a: PrepareArgs) -> Result<()> {
     let cache = prepare_dir(
         &a.dir,
         &cfg,
-        SplitConfig { seed: a.split_seed, held_out_fraction: a.held_out },
+        SplitConfig {
+            seed: a.split_seed,
+            held_out_fraction: a.held_out,
+        },
         &|done, total| {
             if pb.length() != Some(total as u64) {
                 pb.set_length(total as u64);
@@ -56,7 +59,10 @@ pub fn run(a: PrepareArgs) -> Result<()> {
     let secs = t0.elapsed().as_secs_f64();
     let nfiles = cache.meta.files.len() + cache.meta.skipped.len();
     if nfiles == 0 {
-        bail!("{}: no MIDI files (.mid, .midi) found in this folder or below", a.dir.display());
+        bail!(
+            "{}: no MIDI files (.mid, .midi) found in this folder or below",
+            a.dir.display()
+        );
     }
     println!(
         "{}: {} files in {:.1} s ({:.0} files/s), config {} ({} bars, {})",
@@ -68,13 +74,20 @@ pub fn run(a: PrepareArgs) -> Result<()> {
         cfg.slice_bars,
         cfg.kind.name()
     );
-    println!("{:<20} {:>6} {:>12} {:>9} {:>9}", "label", "files", "with windows", "windows", "held-out");
+    println!(
+        "{:<20} {:>6} {:>12} {:>9} {:>9}",
+        "label", "files", "with windows", "windows", "held-out"
+    );
     let summary = summarize(&cache);
     let (mut tf, mut tw, mut tww, mut th) = (0, 0, 0, 0);
     for (label, s) in &summary {
         println!(
             "{:<20} {:>6} {:>12} {:>9} {:>9}",
-            if label.is_empty() { "(no folder)" } else { label },
+            if label.is_empty() {
+                "(no folder)"
+            } else {
+                label
+            },
             s.files,
             s.files_with_windows,
             s.windows,
@@ -92,7 +105,10 @@ pub fn run(a: PrepareArgs) -> Result<()> {
             let key = s.reason.split(':').next().unwrap_or(&s.reason).to_string();
             *reasons.entry(key).or_default() += 1;
         }
-        println!("skipped {} files without a usable window:", cache.meta.skipped.len());
+        println!(
+            "skipped {} files without a usable window:",
+            cache.meta.skipped.len()
+        );
         for (r, n) in reasons {
             println!("  {n:>5} × {r}");
         }
@@ -105,8 +121,14 @@ pub fn run(a: PrepareArgs) -> Result<()> {
         }
     }
     if let Some(out) = &a.out {
-        cache.save(out).with_context(|| format!("writing the cache to {}", out.display()))?;
-        println!("cache written to {} ({} windows)", out.display(), cache.meta.num_windows);
+        cache
+            .save(out)
+            .with_context(|| format!("writing the cache to {}", out.display()))?;
+        println!(
+            "cache written to {} ({} windows)",
+            out.display(),
+            cache.meta.num_windows
+        );
     }
     Ok(())
 }

@@ -73,7 +73,13 @@ impl Cache {
             reason: format!("not a musicvae cache ({e}); run `musicvae prepare` again"),
         })?;
         if meta.version != CACHE_VERSION {
-            return Err(Error::bad_input(&mp, format!("cache version {} (expected {CACHE_VERSION}); run `musicvae prepare` again", meta.version)));
+            return Err(Error::bad_input(
+                &mp,
+                format!(
+                    "cache version {} (expected {CACHE_VERSION}); run `musicvae prepare` again",
+                    meta.version
+                ),
+            ));
         }
         let bp = dir.join("windows.bin");
         let bin = std::fs::read(&bp).map_err(|e| Error::io(&bp, e))?;
@@ -92,7 +98,10 @@ impl Cache {
                     .map(|b| u16::from_le_bytes([b[0], b[1]]))
                     .collect();
                 if t.iter().any(|&x| x as usize >= depth) {
-                    return Err(Error::bad_input(&bp, "token out of range; the cache is damaged, run `musicvae prepare` again"));
+                    return Err(Error::bad_input(
+                        &bp,
+                        "token out of range; the cache is damaged, run `musicvae prepare` again",
+                    ));
                 }
                 tracks.push(t);
             }

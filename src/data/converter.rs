@@ -2,7 +2,9 @@
 //! `OneHotMelodyConverter`, `DrumsConverter` and `TrioConverter` do it, and windows → note sequences.
 
 use crate::music::drums::{drum_tokens_to_notes, extract_drum_tracks, DRUM_TOKENS};
-use crate::music::melody::{self, extract_melodies, tokens_to_notes, MelodyOptions, MELODY_CLASSES};
+use crate::music::melody::{
+    self, extract_melodies, tokens_to_notes, MelodyOptions, MELODY_CLASSES,
+};
 use crate::music::note_sequence::{NoteSequence, Tempo, TimeSignature};
 use crate::music::quantize::{quantized_sections, STEPS_PER_BAR};
 use crate::music::trio::extract_trio_windows;
@@ -222,8 +224,15 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
                 report.tracks_found = ws.len();
                 for w in ws {
                     push(
-                        Window { tracks: vec![w.melody, w.bass, w.drums] },
-                        WindowOrigin { section: si, instrument: None, start_bar: 0, start_time: sec_start },
+                        Window {
+                            tracks: vec![w.melody, w.bass, w.drums],
+                        },
+                        WindowOrigin {
+                            section: si,
+                            instrument: None,
+                            start_bar: 0,
+                            start_time: sec_start,
+                        },
                     );
                 }
             }
@@ -262,7 +271,12 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
             cfg.slice_bars
         ))
     };
-    Extraction { windows, origins, sections, why_none }
+    Extraction {
+        windows,
+        origins,
+        sections,
+        why_none,
+    }
 }
 
 /// Turn a window back into a note sequence at `qpm` (melody velocity 80 as Magenta; bass program 33;
@@ -281,7 +295,11 @@ pub fn window_to_sequence(kind: DataKind, window: &Window, qpm: f64) -> NoteSequ
     let mut seq = NoteSequence {
         notes,
         tempos: vec![Tempo { time: 0.0, qpm }],
-        time_signatures: vec![TimeSignature { time: 0.0, numerator: 4, denominator: 4 }],
+        time_signatures: vec![TimeSignature {
+            time: 0.0,
+            numerator: 4,
+            denominator: 4,
+        }],
         ..Default::default()
     };
     seq.update_total_time();
@@ -289,10 +307,19 @@ pub fn window_to_sequence(kind: DataKind, window: &Window, qpm: f64) -> NoteSequ
 }
 
 /// Several windows one after another (with `gap_bars` bars of rest between them) as one sequence.
-pub fn windows_to_sequence(kind: DataKind, windows: &[Window], qpm: f64, gap_bars: usize) -> NoteSequence {
+pub fn windows_to_sequence(
+    kind: DataKind,
+    windows: &[Window],
+    qpm: f64,
+    gap_bars: usize,
+) -> NoteSequence {
     let mut out = NoteSequence {
         tempos: vec![Tempo { time: 0.0, qpm }],
-        time_signatures: vec![TimeSignature { time: 0.0, numerator: 4, denominator: 4 }],
+        time_signatures: vec![TimeSignature {
+            time: 0.0,
+            numerator: 4,
+            denominator: 4,
+        }],
         ..Default::default()
     };
     let step = 60.0 / qpm / 4.0;
@@ -321,12 +348,19 @@ pub fn sequence_to_window_grid(kind: DataKind, seq: &NoteSequence, steps: usize)
         qq
     };
     Some(match kind {
-        DataKind::Melody => Window { tracks: vec![melody::grid_tokens(&q, steps)] },
-        DataKind::Drums => Window { tracks: vec![crate::music::drums::drum_grid_tokens(&q, steps)] },
+        DataKind::Melody => Window {
+            tracks: vec![melody::grid_tokens(&q, steps)],
+        },
+        DataKind::Drums => Window {
+            tracks: vec![crate::music::drums::drum_grid_tokens(&q, steps)],
+        },
         DataKind::Trio => Window {
             tracks: vec![
                 melody::grid_tokens(&pick(&|n| !n.is_drum && n.program <= 31), steps),
-                melody::grid_tokens(&pick(&|n| !n.is_drum && (32..=39).contains(&n.program)), steps),
+                melody::grid_tokens(
+                    &pick(&|n| !n.is_drum && (32..=39).contains(&n.program)),
+                    steps,
+                ),
                 crate::music::drums::drum_grid_tokens(&q, steps),
             ],
         },
@@ -345,7 +379,10 @@ impl ConverterConfig {
         } else if n.contains("2bar") {
             2
         } else if n == "tiny" || n.starts_with("tiny-mel") || n.starts_with("tiny") {
-            return Some(Self::melody(if n.contains("hier") { 4 } else { 2 }, Some((0, 31))));
+            return Some(Self::melody(
+                if n.contains("hier") { 4 } else { 2 },
+                Some((0, 31)),
+            ));
         } else {
             return None;
         };
@@ -355,7 +392,10 @@ impl ConverterConfig {
             Some(Self::drums(bars))
         } else if n.contains("mel") {
             // Magenta keeps programs 0–31 for the 2-bar melody configs only.
-            Some(Self::melody(bars, if bars == 2 { Some((0, 31)) } else { None }))
+            Some(Self::melody(
+                bars,
+                if bars == 2 { Some((0, 31)) } else { None },
+            ))
         } else {
             None
         }

@@ -17,7 +17,12 @@ pub struct CorpusFile {
 fn is_midi(p: &Path) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
-        .map(|e| matches!(e.to_ascii_lowercase().as_str(), "mid" | "midi" | "smf" | "kar"))
+        .map(|e| {
+            matches!(
+                e.to_ascii_lowercase().as_str(),
+                "mid" | "midi" | "smf" | "kar"
+            )
+        })
         .unwrap_or(false)
 }
 
@@ -46,8 +51,16 @@ pub fn scan(root: &Path) -> Result<Vec<CorpusFile>> {
                     .components()
                     .map(|c| c.as_os_str().to_string_lossy().into_owned())
                     .collect();
-                let label = if rel.len() > 1 { rel[0].clone() } else { String::new() };
-                out.push(CorpusFile { path: p.clone(), rel: rel.join("/"), label });
+                let label = if rel.len() > 1 {
+                    rel[0].clone()
+                } else {
+                    String::new()
+                };
+                out.push(CorpusFile {
+                    path: p.clone(),
+                    rel: rel.join("/"),
+                    label,
+                });
             }
         }
     }

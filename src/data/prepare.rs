@@ -19,7 +19,10 @@ pub struct SplitConfig {
 
 impl Default for SplitConfig {
     fn default() -> Self {
-        SplitConfig { seed: 42, held_out_fraction: 0.1 }
+        SplitConfig {
+            seed: 42,
+            held_out_fraction: 0.1,
+        }
     }
 }
 
@@ -42,7 +45,10 @@ pub fn prepare_dir(
     let files = scan(root)?;
     let total = files.len();
     let done = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
     let chunk = total.div_ceil(threads).max(1);
     type Res = std::result::Result<Vec<Window>, String>;
     let results: Vec<Res> = std::thread::scope(|s| {
@@ -62,7 +68,9 @@ pub fn prepare_dir(
                                     }
                                 }
                                 Err(e) => Err(match e {
-                                    crate::error::Error::Midi { reason, .. } => format!("not a readable MIDI file ({reason})"),
+                                    crate::error::Error::Midi { reason, .. } => {
+                                        format!("not a readable MIDI file ({reason})")
+                                    }
                                     crate::error::Error::BadInput { reason, .. } => reason,
                                     other => other.to_string(),
                                 }),
@@ -77,7 +85,10 @@ pub fn prepare_dir(
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err("internal error while reading".to_string())]))
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec![Err("internal error while reading".to_string())])
+            })
             .collect()
     });
     let mut meta = CacheMeta {
@@ -105,7 +116,10 @@ pub fn prepare_dir(
                 });
                 windows.extend(ws);
             }
-            Err(reason) => meta.skipped.push(SkippedFile { rel: f.rel.clone(), reason }),
+            Err(reason) => meta.skipped.push(SkippedFile {
+                rel: f.rel.clone(),
+                reason,
+            }),
         }
     }
     meta.labels = labels.into_iter().collect();
@@ -129,7 +143,13 @@ pub fn summarize(cache: &Cache) -> BTreeMap<String, LabelSummary> {
         }
     }
     for s in &cache.meta.skipped {
-        let label = s.rel.split('/').next().filter(|_| s.rel.contains('/')).unwrap_or("").to_string();
+        let label = s
+            .rel
+            .split('/')
+            .next()
+            .filter(|_| s.rel.contains('/'))
+            .unwrap_or("")
+            .to_string();
         m.entry(label).or_default().files += 1;
     }
     m

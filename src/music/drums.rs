@@ -21,15 +21,20 @@ pub const DRUM_CLASS_PITCHES: [&[u8]; DRUM_CLASSES] = [
 ];
 
 pub const DRUM_CLASS_NAMES: [&str; DRUM_CLASSES] = [
-    "kick", "snare", "closed hi-hat", "open hi-hat", "low tom", "mid tom", "high tom", "crash",
+    "kick",
+    "snare",
+    "closed hi-hat",
+    "open hi-hat",
+    "low tom",
+    "mid tom",
+    "high tom",
+    "crash",
     "ride",
 ];
 
 /// Class of a General MIDI drum pitch, if mapped.
 pub fn drum_class(pitch: u8) -> Option<usize> {
-    DRUM_CLASS_PITCHES
-        .iter()
-        .position(|ps| ps.contains(&pitch))
+    DRUM_CLASS_PITCHES.iter().position(|ps| ps.contains(&pitch))
 }
 
 /// An extracted drum track: one token per step.
@@ -41,7 +46,11 @@ pub struct DrumTrack {
 
 /// Extract drum tracks (all drum instruments together) with Magenta's DrumsConverter options:
 /// min 1 bar, gap 1 bar, truncated to 100 bars, padded to a bar. Unmapped pitches are dropped first.
-pub fn extract_drum_tracks(q: &QuantizedSequence, gap_bars: f64, max_bars: usize) -> Vec<DrumTrack> {
+pub fn extract_drum_tracks(
+    q: &QuantizedSequence,
+    gap_bars: f64,
+    max_bars: usize,
+) -> Vec<DrumTrack> {
     let spb = STEPS_PER_BAR as i64;
     let hits: Vec<(i64, usize)> = q
         .notes
@@ -136,7 +145,15 @@ mod tests {
     use crate::music::quantize::QuantizedNote;
 
     fn hit(pitch: u8, s: i64) -> QuantizedNote {
-        QuantizedNote { pitch, velocity: 100, start_step: s, end_step: s + 1, program: 0, instrument: 0, is_drum: true }
+        QuantizedNote {
+            pitch,
+            velocity: 100,
+            start_step: s,
+            end_step: s + 1,
+            program: 0,
+            instrument: 0,
+            is_drum: true,
+        }
     }
 
     #[test]
@@ -147,7 +164,12 @@ mod tests {
         assert_eq!(drum_class(1), None);
         let q = QuantizedSequence {
             notes: vec![hit(36, 0), hit(42, 0), hit(38, 4), hit(51, 8)],
-            steps_per_quarter: 4, qpm: 120.0, numerator: 4, denominator: 4, total_steps: 16, source_start_time: 0.0,
+            steps_per_quarter: 4,
+            qpm: 120.0,
+            numerator: 4,
+            denominator: 4,
+            total_steps: 16,
+            source_start_time: 0.0,
         };
         let t = extract_drum_tracks(&q, 1.0, 100);
         assert_eq!(t.len(), 1);

@@ -104,10 +104,7 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
             tick = tick
                 .checked_add(e.delta.as_int() as u64)
                 .ok_or_else(|| "event times overflow".to_string())?;
-            evs.push(Ev {
-                tick,
-                kind: e.kind,
-            });
+            evs.push(Ev { tick, kind: e.kind });
         }
         if sequential {
             offset = tick;
@@ -159,7 +156,9 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
 
     for &(tick, us) in &tempo_events {
         if us == 0 {
-            return Err(format!("absurd tempo (0 µs per quarter note) at tick {tick}"));
+            return Err(format!(
+                "absurd tempo (0 µs per quarter note) at tick {tick}"
+            ));
         }
         let qpm = 6e7 / us as f64;
         if !(MIN_QPM..=MAX_QPM).contains(&qpm) {

@@ -9,7 +9,9 @@ use std::path::Path;
 
 /// Seconds → ticks under a single tempo.
 fn to_tick(seconds: f64, qpm: f64) -> u64 {
-    (seconds * qpm / 60.0 * STANDARD_PPQ as f64).round().max(0.0) as u64
+    (seconds * qpm / 60.0 * STANDARD_PPQ as f64)
+        .round()
+        .max(0.0) as u64
 }
 
 /// Encode a note sequence as SMF bytes. Tempo: the sequence's first tempo or 120 qpm.
@@ -74,8 +76,22 @@ pub fn sequence_to_midi_bytes(seq: &NoteSequence) -> Vec<u8> {
             let s = to_tick(n.start_time, qpm);
             let e = to_tick(n.end_time, qpm).max(s + 1);
             let key = u7::new(n.pitch.min(127));
-            evs.push((s, 1, MidiMessage::NoteOn { key, vel: u7::new(n.velocity.clamp(1, 127)) }));
-            evs.push((e, 0, MidiMessage::NoteOff { key, vel: u7::new(0) }));
+            evs.push((
+                s,
+                1,
+                MidiMessage::NoteOn {
+                    key,
+                    vel: u7::new(n.velocity.clamp(1, 127)),
+                },
+            ));
+            evs.push((
+                e,
+                0,
+                MidiMessage::NoteOff {
+                    key,
+                    vel: u7::new(0),
+                },
+            ));
         }
         evs.sort_by_key(|e| (e.0, e.1));
         let mut tr: Vec<TrackEvent<'static>> = Vec::new();
@@ -84,7 +100,9 @@ pub fn sequence_to_midi_bytes(seq: &NoteSequence) -> Vec<u8> {
                 delta: u28::new(0),
                 kind: TrackEventKind::Midi {
                     channel: u4::new(channel),
-                    message: MidiMessage::ProgramChange { program: u7::new(program.min(127)) },
+                    message: MidiMessage::ProgramChange {
+                        program: u7::new(program.min(127)),
+                    },
                 },
             });
         }
@@ -92,7 +110,10 @@ pub fn sequence_to_midi_bytes(seq: &NoteSequence) -> Vec<u8> {
         for (tick, _, msg) in evs {
             tr.push(TrackEvent {
                 delta: u28::new((tick - last).min(0x0FFF_FFFF) as u32),
-                kind: TrackEventKind::Midi { channel: u4::new(channel), message: msg },
+                kind: TrackEventKind::Midi {
+                    channel: u4::new(channel),
+                    message: msg,
+                },
             });
             last = tick;
         }

@@ -60,7 +60,9 @@ impl std::fmt::Display for QuantizeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             QuantizeError::BadTimeSignature(s) => write!(f, "bad time signature {s}"),
-            QuantizeError::MultipleTimeSignatures => write!(f, "time signature changes inside the section"),
+            QuantizeError::MultipleTimeSignatures => {
+                write!(f, "time signature changes inside the section")
+            }
             QuantizeError::MultipleTempos => write!(f, "tempo changes inside the section"),
             QuantizeError::NegativeTime => write!(f, "negative note time"),
         }
@@ -230,7 +232,13 @@ fn extract_subsequences(seq: &NoteSequence, splits: &[f64]) -> Vec<Section> {
         &mut ts_out,
     );
     let mut tempo_out: Vec<Vec<Tempo>> = vec![Vec::new(); n];
-    distribute(&seq.tempos, |t| t.time, |t, v| t.time = v, splits, &mut tempo_out);
+    distribute(
+        &seq.tempos,
+        |t| t.time,
+        |t, v| t.time = v,
+        splits,
+        &mut tempo_out,
+    );
     pieces
         .into_iter()
         .zip(ts_out)
@@ -392,10 +400,21 @@ mod tests {
     fn splits_at_meter_change_and_cuts_notes() {
         let seq = NoteSequence {
             notes: vec![note(60, 0.0, 3.0), note(62, 2.5, 3.5)],
-            tempos: vec![Tempo { time: 0.0, qpm: 120.0 }],
+            tempos: vec![Tempo {
+                time: 0.0,
+                qpm: 120.0,
+            }],
             time_signatures: vec![
-                TimeSignature { time: 0.0, numerator: 4, denominator: 4 },
-                TimeSignature { time: 2.0, numerator: 3, denominator: 4 },
+                TimeSignature {
+                    time: 0.0,
+                    numerator: 4,
+                    denominator: 4,
+                },
+                TimeSignature {
+                    time: 2.0,
+                    numerator: 3,
+                    denominator: 4,
+                },
             ],
             total_time: 3.5,
             ..Default::default()
@@ -417,7 +436,16 @@ mod tests {
     fn no_change_no_split() {
         let seq = NoteSequence {
             notes: vec![note(60, 0.0, 1.0)],
-            tempos: vec![Tempo { time: 0.0, qpm: 100.0 }, Tempo { time: 0.5, qpm: 100.0 }],
+            tempos: vec![
+                Tempo {
+                    time: 0.0,
+                    qpm: 100.0,
+                },
+                Tempo {
+                    time: 0.5,
+                    qpm: 100.0,
+                },
+            ],
             total_time: 1.0,
             ..Default::default()
         };

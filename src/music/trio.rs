@@ -72,7 +72,11 @@ fn mono_tokens(notes: &[&QuantizedNote], from: i64, len: usize) -> Vec<u16> {
 }
 
 /// All trio windows of `bars` bars (hop 1 bar) in a 16-step-bar section.
-pub fn extract_trio_windows(q: &QuantizedSequence, bars: usize, gap_bars: usize) -> Vec<TrioWindow> {
+pub fn extract_trio_windows(
+    q: &QuantizedSequence,
+    bars: usize,
+    gap_bars: usize,
+) -> Vec<TrioWindow> {
     let spb = STEPS_PER_BAR as i64;
     let total_bars = ((q.total_steps + spb - 1) / spb).max(0) as usize;
     if total_bars < bars {
@@ -131,7 +135,8 @@ pub fn extract_trio_windows(q: &QuantizedSequence, bars: usize, gap_bars: usize)
         let mnotes: Vec<&QuantizedNote> = q.notes.iter().filter(|n| n.instrument == m).collect();
         for &b in &basses {
             let bc = coverage(b);
-            let bnotes: Vec<&QuantizedNote> = q.notes.iter().filter(|n| n.instrument == b).collect();
+            let bnotes: Vec<&QuantizedNote> =
+                q.notes.iter().filter(|n| n.instrument == b).collect();
             for start_bar in 0..=(total_bars - bars) {
                 let ok = (start_bar..start_bar + bars).all(|i| mc[i] && bc[i] && drum_cov[i]);
                 if !ok {
@@ -142,7 +147,11 @@ pub fn extract_trio_windows(q: &QuantizedSequence, bars: usize, gap_bars: usize)
                     notes: drum_seq
                         .notes
                         .iter()
-                        .map(|n| QuantizedNote { start_step: n.start_step - from, end_step: n.end_step - from, ..n.clone() })
+                        .map(|n| QuantizedNote {
+                            start_step: n.start_step - from,
+                            end_step: n.end_step - from,
+                            ..n.clone()
+                        })
                         .collect(),
                     ..drum_seq.clone()
                 };
@@ -163,23 +172,42 @@ mod tests {
     use super::*;
 
     fn n(pitch: u8, s: i64, e: i64, program: u8, inst: u32, drum: bool) -> QuantizedNote {
-        QuantizedNote { pitch, velocity: 90, start_step: s, end_step: e, program, instrument: inst, is_drum: drum }
+        QuantizedNote {
+            pitch,
+            velocity: 90,
+            start_step: s,
+            end_step: e,
+            program,
+            instrument: inst,
+            is_drum: drum,
+        }
     }
 
     #[test]
     fn trio_needs_all_three_parts() {
         let mut notes = Vec::new();
         for bar in 0..4i64 {
-            notes.push(n(72, bar * 16, bar * 16 + 8, 0, 0, false));
+            notes.push(n(72 + bar as u8, bar * 16, bar * 16 + 8, 0, 0, false));
             notes.push(n(36, bar * 16, bar * 16 + 16, 33, 1, false));
             notes.push(n(36, bar * 16, bar * 16 + 1, 0, 2, true));
         }
-        let q = QuantizedSequence { notes: notes.clone(), steps_per_quarter: 4, qpm: 120.0, numerator: 4, denominator: 4, total_steps: 64, source_start_time: 0.0 };
+        let q = QuantizedSequence {
+            notes: notes.clone(),
+            steps_per_quarter: 4,
+            qpm: 120.0,
+            numerator: 4,
+            denominator: 4,
+            total_steps: 64,
+            source_start_time: 0.0,
+        };
         let w = extract_trio_windows(&q, 2, 2);
         assert_eq!(w.len(), 3);
         assert_eq!(w[0].melody[0], crate::music::melody::pitch_token(72));
         assert_eq!(w[0].drums[0], 1);
-        let q2 = QuantizedSequence { notes: notes.into_iter().filter(|n| !n.is_drum).collect(), ..q };
+        let q2 = QuantizedSequence {
+            notes: notes.into_iter().filter(|n| !n.is_drum).collect(),
+            ..q
+        };
         assert!(extract_trio_windows(&q2, 2, 2).is_empty());
     }
 }

@@ -1,0 +1,228 @@
+//! `musicvae train --data DIR --config NAME --out RUN_DIR [--device cpu|cuda] [--steps N] [--batch-size B] [--resume]`.
+
+use super::backend::{check, DeviceKind};
+use super::progress::bar;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::ProgressBar;
+use musicvae::data::cache::Cache;
+use musicvae::data::prepare::{prepare_dir, SplitConfig};
+use musicvae::model::Config;
+use musicvae::train::data::TrainData;
+use musicvae::train::eval::EvalResult;
+use musicvae::train::{train, StepMetrics, TrainObserver, TrainOptions};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// A folder of MIDI files (labels = first-level folders) or a cache written by `musicvae prepare`.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Preset: cat-mel_2bar_small, cat-mel_2bar_big, hierdec-mel_16bar, cat-drums_2bar_small, hierdec-trio_16bar, tiny, tiny-hier.
+    #[arg(long, short, default_value = "cat-mel_2bar_small")]
+    pub config: String,
+    /// Run folder: checkpoints, metrics.jsonl, the final model.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+    /// Total training steps (overrides the preset).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Evaluate on the held-out split every N steps.
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Write a checkpoint every N steps.
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Write a metrics line every N steps.
+    #[arg(long, default_value_t = 10)]
+    pub log_every: u64,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Merge a JSON file into the config ({"model": {...}, "train": {...}}).
+    #[arg(long)]
+    pub config_file: Option<PathBuf>,
+    /// Override any config field: --set z_size=64 --set train.learning_rate=0.0005
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+struct Bar {
+    pb: ProgressBar,
+}
+
+impl TrainObserver for Bar {
+    fn on_start(&mut self, start: u64, total: u64) {
+        self.pb.set_length(total);
+        self.pb.set_position(start);
+    }
+    fn on_step(&mut self, m: &StepMetrics) {
+        self.pb.set_position(m.step);
+        self.pb.set_message(format!(
+            "loss {:.2} r {:.2} kl {:.1}b β {:.3} lr {:.1e} acc {:.3} {:.0} seq/s{}",
+            m.loss,
+            m.r_loss,
+            m.kl_bits,
+            m.beta,
+            m.lr,
+            m.accuracy,
+            m.seq_per_sec,
+            if m.skipped { " (skipped)" } else { "" }
+        ));
+    }
+    fn on_eval(&mut self, step: u64, e: &EvalResult) {
+        self.pb.println(format!(
+            "step {step}: held-out teacher-forced accuracy {:.4}, sampled {:.4}, r_loss {:.2}, KL {:.1} bits ({} windows)",
+            e.teacher_forced_accuracy, e.sampled_accuracy, e.r_loss, e.kl_bits, e.windows
+        ));
+    }
+}
+
+pub fn run(a: TrainArgs) -> Result<()> {
+    check(a.device)?;
+    let mut config = if a.resume
+        && a.out.join("checkpoint/config.json").is_file()
+        && a.set.is_empty()
+        && a.config_file.is_none()
+    {
+        musicvae::train::checkpoint::load_config(&a.out.join("checkpoint/config.json"))?
+    } else {
+        Config::preset(&a.config)?
+    };
+    if let Some(f) = &a.config_file {
+        config.merge_json_file(f)?;
+    }
+    config.apply_overrides(&a.set)?;
+    if let Some(s) = a.steps {
+        config.train.steps = s;
+    }
+    if let Some(b) = a.batch_size {
+        config.train.batch_size = b;
+    }
+    if let Some(e) = a.eval_every {
+        config.train.eval_every = e;
+    }
+    if let Some(c) = a.checkpoint_every {
+        config.train.checkpoint_every = c;
+    }
+    if let Some(s) = a.seed {
+        config.train.seed = s;
+    }
+    config.validate()?;
+
+    let cache = if a.data.join("cache.json").is_file() {
+        let c = Cache::load(&a.data)?;
+        if c.meta.converter.kind != config.model.data.kind
+            || c.meta.converter.slice_bars != config.model.data.slice_bars
+        {
+            bail!(
+                "{}: this cache holds {}-bar {} windows but config {} needs {}-bar {}; run `musicvae prepare` with --config {}",
+                a.data.display(),
+                c.meta.converter.slice_bars,
+                c.meta.converter.kind.name(),
+                config.model.name,
+                config.model.data.slice_bars,
+                config.model.data.kind.name(),
+                config.model.name
+            );
+        }
+        c
+    } else {
+        let pb = bar(0, "reading MIDI");
+        let c = prepare_dir(
+            &a.data,
+            &config.model.data,
+            SplitConfig {
+                seed: config.train.split_seed,
+                held_out_fraction: config.train.held_out_fraction,
+            },
+            &|d, t| {
+                pb.set_length(t as u64);
+                pb.set_position(d as u64);
+            },
+        )?;
+        pb.finish_and_clear();
+        c
+    };
+    let data = TrainData::from_cache(cache);
+    eprintln!(
+        "{}: {} training windows from {} files, {} held-out windows; config {} ({} bars, z {}, batch {}), {} steps on {:?}",
+        a.data.display(),
+        data.train_windows(),
+        data.train_files.len(),
+        data.eval.len(),
+        config.model.name,
+        config.model.data.slice_bars,
+        config.model.z_size,
+        config.train.batch_size,
+        config.train.steps,
+        a.device
+    );
+    if data.train_windows() == 0 {
+        bail!("{}: no training windows; `musicvae prepare {} --config {} --verbose` shows why each file was skipped", a.data.display(), a.data.display(), config.model.name);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let s = stop.clone();
+        // A second Ctrl-C while the checkpoint is written is ignored; the write is atomic anyway.
+        let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
+    }
+    let opts = TrainOptions {
+        run_dir: &a.out,
+        resume: a.resume,
+        log_every: a.log_every,
+        stop: Some(&stop),
+    };
+    let mut obs = Bar {
+        pb: bar(config.train.steps, "train"),
+    };
+    let summary = match a.device {
+        DeviceKind::Cpu => {
+            let device = Default::default();
+            train::<super::backend::CpuTrain>(&config, &data, &device, &opts, &mut obs)
+        }
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => {
+            let device = burn::backend::cuda::CudaDevice::default();
+            train::<super::backend::CudaTrain>(&config, &data, &device, &opts, &mut obs)
+        }
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => unreachable!("checked above"),
+    }
+    .with_context(|| format!("training into {}", a.out.display()))?;
+    obs.pb.finish_and_clear();
+    if summary.interrupted {
+        println!(
+            "stopped at step {}; checkpoint saved in {} (continue with --resume)",
+            summary.final_step,
+            a.out.display()
+        );
+    } else {
+        println!(
+            "finished {} steps; model in {}",
+            summary.final_step,
+            a.out.display()
+        );
+    }
+    if summary.skipped_steps > 0 {
+        println!(
+            "{} steps skipped (gradient norm not finite or above {})",
+            summary.skipped_steps, config.train.grad_norm_skip
+        );
+    }
+    if let Some(e) = summary.last_eval {
+        println!(
+            "held-out: teacher-forced accuracy {:.4}, sampled accuracy {:.4}, KL {:.1} bits ({} windows)",
+            e.teacher_forced_accuracy, e.sampled_accuracy, e.kl_bits, e.windows
+        );
+    }
+    Ok(())
+}

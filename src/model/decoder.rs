@@ -1,0 +1,188 @@
+//! The core decoder shared by the flat and hierarchical models: an LSTM stack whose states start at
+//! tanh(dense(conditioning)), whose input at every step is previous-token encoding ‖ conditioning, and
+//! whose top output goes through a dense layer to logits. Two ways to run it: teacher-forced (inputs
+//! known, whole sequence) and stepwise with the model's own samples fed back (scheduled sampling,
+//! free-running evaluation and generation).
+
+use super::batch::TrackInput;
+use super::init::{Dense, InitRng};
+use super::lstm::{LstmState, StackedLstm};
+use burn::module::Module;
+use burn::tensor::activation::tanh;
+use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
+
+/// One decoder LSTM stack with its conditioning and output layers.
+#[derive(Module, Debug)]
+pub struct CoreDecoder<B: Backend> {
+    pub lstm: StackedLstm<B>,
+    /// conditioning → initial states (N(0, 0.001²) kernel, as Magenta's `z_to_initial_state`).
+    pub init: Dense<B>,
+    /// top h → logits of every output track, concatenated.
+    pub out: Dense<B>,
+    /// Width of the previous-token part of the input.
+    pub in_width: usize,
+}
+
+/// Everything the stepwise decoder needs to turn logits into the next input.
+#[derive(Debug, Clone)]
+pub struct TrackSpec {
+    pub depth: usize,
+    pub input: TrackInput,
+}
+
+/// Host-made randomness for one stepwise decode (so runs are reproducible and resumable).
+#[derive(Debug, Clone)]
+pub struct StepNoise<B: Backend> {
+    /// `[N, T]`: 1 where the model's own sample is fed instead of the truth.
+    pub feed_sample: Option<Tensor<B, 2>>,
+    /// Per track `[N, T, depth]` Gumbel noise; None = argmax.
+    pub gumbel: Option<Vec<Tensor<B, 3>>>,
+    /// Logits are divided by this before the Gumbel-max draw.
+    pub temperature: f64,
+}
+
+impl<B: Backend> CoreDecoder<B> {
+    pub fn new(
+        in_width: usize,
+        cond: usize,
+        sizes: &[usize],
+        out: usize,
+        forget_bias: f64,
+        rng: &mut InitRng,
+        device: &B::Device,
+    ) -> Self {
+        let lstm = StackedLstm::new(in_width + cond, sizes, forget_bias, rng, device);
+        let init = Dense::normal(cond, lstm.state_width(), 0.001, rng, device);
+        let out = Dense::glorot(lstm.top_size(), out, rng, device);
+        CoreDecoder {
+            lstm,
+            init,
+            out,
+            in_width,
+        }
+    }
+
+    fn initial(&self, cond: Tensor<B, 2>) -> Vec<LstmState<B>> {
+        self.lstm.split_state(tanh(self.init.forward2(cond))) // per layer [N, H]
+    }
+
+    /// Time-constant part of the first layer's projection: cond W + b → `[N, 4H]`.
+    fn cond_projection(&self, cond: Tensor<B, 2>) -> Tensor<B, 2> {
+        let l0 = &self.lstm.layers[0];
+        l0.project_part(cond, self.in_width) + l0.bias.val().unsqueeze_dim(0)
+    }
+
+    fn token_weights(&self) -> Tensor<B, 2> {
+        self.lstm.layers[0].w_ih.val().narrow(0, 0, self.in_width) // [in_width, 4H]
+    }
+
+    /// Teacher forcing: `prev` `[N, T, in_width]` (inputs shifted right by one), `cond` `[N, C]` → logits `[N, T, out]`.
+    pub fn teacher_forced(&self, prev: Tensor<B, 3>, cond: Tensor<B, 2>) -> Tensor<B, 3> {
+        let [n, t, w] = prev.dims();
+        let states = self.initial(cond.clone());
+        let cp = self.cond_projection(cond); // [N, 4H]
+        let xp = prev.reshape([n * t, w]).matmul(self.token_weights()); // [N*T, 4H]
+        let g = xp.dims()[1];
+        let xp = xp.reshape([n, t, g]) + cp.unsqueeze_dim(1); // [N, T, 4H]
+        let (h, _) = self.lstm.seq_projected(xp, states); // [N, T, H]
+        self.out.forward3(h) // [N, T, out]
+    }
+
+    /// Stepwise decoding of `steps` steps. `first` `[N, in_width]` is the first input (zeros, or the last
+    /// token of the previous bar); `truth` `[N, T, in_width]` the true previous inputs when known.
+    /// Returns logits `[N, T, out]` and the chosen tokens per track `[N, T]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn stepwise(
+        &self,
+        cond: Tensor<B, 2>,
+        first: Tensor<B, 2>,
+        truth: Option<Tensor<B, 3>>,
+        steps: usize,
+        tracks: &[TrackSpec],
+        noise: &StepNoise<B>,
+        tables: &[Option<Tensor<B, 2>>],
+    ) -> (Tensor<B, 3>, Vec<Tensor<B, 2, Int>>) {
+        let mut states = self.initial(cond.clone());
+        let cp = self.cond_projection(cond); // [N, 4H]
+        let wt = self.token_weights(); // [in_width, 4H]
+        let truth_steps: Option<Vec<Tensor<B, 2>>> = truth.map(|t| {
+            t.chunk(steps, 1)
+                .into_iter()
+                .map(|s| s.squeeze_dim(1))
+                .collect()
+        });
+        let mask_steps: Option<Vec<Tensor<B, 2>>> =
+            noise.feed_sample.clone().map(|m| m.chunk(steps, 1)); // T × [N, 1]
+        let gumbel_steps: Option<Vec<Vec<Tensor<B, 2>>>> = noise.gumbel.clone().map(|gs| {
+            gs.into_iter()
+                .map(|g| {
+                    g.chunk(steps, 1)
+                        .into_iter()
+                        .map(|s| s.squeeze_dim(1))
+                        .collect()
+                })
+                .collect()
+        });
+        let mut input = first;
+        let mut all_logits = Vec::with_capacity(steps);
+        let mut tokens: Vec<Vec<Tensor<B, 1, Int>>> = vec![Vec::with_capacity(steps); tracks.len()];
+        for t in 0..steps {
+            let xp = input.clone().matmul(wt.clone()) + cp.clone(); // [N, 4H]
+            states = self.lstm.step(xp, states);
+            let h = states
+                .last()
+                .map(|s| s.h.clone())
+                .expect("at least one layer"); // [N, H]
+            let logits = self.out.forward2(h); // [N, out]
+                                               // Choose the next input from the (detached) logits of each track.
+            let mut parts = Vec::with_capacity(tracks.len());
+            let mut off = 0;
+            for (k, tr) in tracks.iter().enumerate() {
+                let lk = logits.clone().detach().narrow(1, off, tr.depth); // [N, depth]
+                off += tr.depth;
+                let scored = match (&gumbel_steps, noise.temperature > 0.0) {
+                    (Some(g), true) => lk.div_scalar(noise.temperature) + g[k][t].clone(),
+                    _ => lk,
+                };
+                let tok = scored.argmax(1).squeeze_dim::<1>(1); // [N]
+                let oh = tok.clone().one_hot::<2>(tr.depth).float(); // [N, depth]
+                let enc = match &tables[k] {
+                    Some(tab) => oh.matmul(tab.clone()), // [N, width]
+                    None => oh,
+                };
+                parts.push(enc);
+                tokens[k].push(tok);
+            }
+            let sampled = Tensor::cat(parts, 1); // [N, in_width]
+            input = match (&truth_steps, &mask_steps) {
+                (Some(tr), Some(m)) if t + 1 < steps => {
+                    let m = m[t + 1].clone(); // [N, 1]
+                    sampled * m.clone() + tr[t + 1].clone() * m.neg().add_scalar(1.0)
+                }
+                (Some(tr), None) if t + 1 < steps => tr[t + 1].clone(),
+                _ => sampled,
+            };
+            all_logits.push(logits);
+        }
+        let logits = Tensor::stack(all_logits, 1); // [N, T, out]
+        let tokens = tokens.into_iter().map(|v| Tensor::stack(v, 1)).collect(); // [N, T]
+        (logits, tokens)
+    }
+}
+
+/// Encoding tables for tracks that are not plain one-hot (drum roll), on `device`.
+pub fn input_tables<B: Backend>(
+    tracks: &[TrackSpec],
+    device: &B::Device,
+) -> Vec<Option<Tensor<B, 2>>> {
+    tracks
+        .iter()
+        .map(|t| match t.input {
+            TrackInput::OneHot(_) => None,
+            TrackInput::DrumRoll => Some(Tensor::from_data(
+                TensorData::new(t.input.table(t.depth), [t.depth, t.input.width()]),
+                device,
+            )),
+        })
+        .collect()
+}

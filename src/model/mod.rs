@@ -1,0 +1,12 @@
+//! The MusicVAE model (burn): fused LSTM, encoder, flat and hierarchical decoders, loss, configs.
+
+pub mod batch;
+pub mod config;
+pub mod decoder;
+pub mod init;
+pub mod loss;
+pub mod lstm;
+pub mod vae;
+
+pub use config::{Config, ModelConfig, SamplingSchedule, TrainConfig};
+pub use vae::{DecodeMode, DecodeOut, MusicVae};

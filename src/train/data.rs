@@ -1,0 +1,85 @@
+//! Training data: windows split by file into train / held-out, and epochs that take at most
+//! `max_windows_per_file` random windows of each training file (Magenta's cap of 5), shuffled.
+
+use super::rng::Rng;
+use crate::data::cache::Cache;
+use crate::data::converter::{DataKind, Window};
+use crate::music::melody::MELODY_CLASSES;
+
+/// Windows of a cache, split.
+#[derive(Debug, Clone)]
+pub struct TrainData {
+    pub kind: DataKind,
+    pub windows: Vec<Window>,
+    /// Window indices of each training file.
+    pub train_files: Vec<Vec<usize>>,
+    /// Held-out window indices (all windows of held-out files).
+    pub eval: Vec<usize>,
+    pub max_per_file: usize,
+}
+
+impl TrainData {
+    pub fn from_cache(cache: Cache) -> Self {
+        let mut train_files = Vec::new();
+        let mut eval = Vec::new();
+        for f in &cache.meta.files {
+            let idx: Vec<usize> = (f.first_window..f.first_window + f.num_windows).collect();
+            if f.held_out {
+                eval.extend(idx);
+            } else {
+                train_files.push(idx);
+            }
+        }
+        TrainData {
+            kind: cache.meta.converter.kind,
+            max_per_file: cache.meta.converter.max_windows_per_file.max(1),
+            windows: cache.windows,
+            train_files,
+            eval,
+        }
+    }
+
+    pub fn train_windows(&self) -> usize {
+        self.train_files.iter().map(|f| f.len()).sum()
+    }
+
+    /// Window order of epoch `epoch` (deterministic in seed and epoch).
+    pub fn epoch_order(&self, seed: u64, epoch: u64) -> Vec<usize> {
+        let mut rng = Rng::new(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5);
+        let mut out = Vec::new();
+        for f in &self.train_files {
+            let mut idx = f.clone();
+            rng.shuffle(&mut idx);
+            idx.truncate(self.max_per_file);
+            out.extend(idx);
+        }
+        rng.shuffle(&mut out);
+        out
+    }
+}
+
+/// Transpose melody tracks by `k` semitones when every onset stays in range (else unchanged).
+pub fn transpose_window(kind: DataKind, w: &Window, k: i32) -> Window {
+    if k == 0 || kind == DataKind::Drums {
+        return w.clone();
+    }
+    let n_mel = match kind {
+        DataKind::Melody => 1,
+        DataKind::Trio => 2,
+        DataKind::Drums => 0,
+    };
+    let fits = w.tracks[..n_mel]
+        .iter()
+        .flatten()
+        .all(|&t| t < 2 || (2..MELODY_CLASSES as i32).contains(&(t as i32 + k)));
+    if !fits {
+        return w.clone();
+    }
+    let mut out = w.clone();
+    for t in out.tracks[..n_mel].iter_mut().flatten() {
+        if *t >= 2 {
+            *t = (*t as i32 + k) as u16;
+        }
+    }
+    out
+}

@@ -1,0 +1,10 @@
+//! Training: data epochs, schedules, global-norm clipping, evaluation, checkpoints, the loop.
+
+pub mod checkpoint;
+pub mod clip;
+pub mod data;
+pub mod eval;
+pub mod rng;
+pub mod trainer;
+
+pub use trainer::{train, StepMetrics, TrainObserver, TrainOptions, TrainSummary};

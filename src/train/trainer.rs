@@ -1,0 +1,374 @@
+//! The training loop: Adam with exponential learning-rate decay, β annealing, free bits, scheduled
+//! sampling, global-norm clipping (steps with a non-finite or huge norm are skipped and counted),
+//! periodic held-out evaluation on the inner backend, metrics.jsonl, atomic checkpoints, exact resume.
+
+use super::checkpoint::{
+    checkpoint_dir, load_config, model_bytes, recorder, save_checkpoint, TrainState,
+};
+use super::clip::{global_norm, scale_grads};
+use super::data::{transpose_window, TrainData};
+use super::eval::{evaluate, EvalResult};
+use super::rng::Rng;
+use crate::error::{Error, Result};
+use crate::model::batch::make_batch;
+use crate::model::decoder::StepNoise;
+use crate::model::loss::{correct_counts, vae_loss};
+use crate::model::vae::{track_specs, DecodeMode};
+use crate::model::{Config, MusicVae};
+use burn::module::{AutodiffModule, Module};
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::record::Recorder;
+use burn::tensor::{backend::AutodiffBackend, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// One line of metrics.jsonl for a training step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepMetrics {
+    pub step: u64,
+    pub loss: f64,
+    pub r_loss: f64,
+    pub kl_bits: f64,
+    pub beta: f64,
+    pub lr: f64,
+    pub accuracy: f64,
+    pub sampling_probability: f64,
+    pub global_norm: f64,
+    pub skipped: bool,
+    pub seq_per_sec: f64,
+}
+
+/// An evaluation line of metrics.jsonl.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvalLine {
+    pub step: u64,
+    pub eval: EvalResult,
+}
+
+/// What the caller wants to hear about.
+pub trait TrainObserver {
+    fn on_start(&mut self, _start_step: u64, _total: u64) {}
+    fn on_step(&mut self, _m: &StepMetrics) {}
+    fn on_eval(&mut self, _step: u64, _e: &EvalResult) {}
+    fn on_checkpoint(&mut self, _step: u64) {}
+}
+
+/// Training options that are not hyper-parameters.
+pub struct TrainOptions<'a> {
+    pub run_dir: &'a Path,
+    pub resume: bool,
+    /// Log every n steps to metrics.jsonl.
+    pub log_every: u64,
+    pub stop: Option<&'a AtomicBool>,
+}
+
+/// Summary of a finished (or stopped) run.
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    pub final_step: u64,
+    pub skipped_steps: u64,
+    pub interrupted: bool,
+    pub last_eval: Option<EvalResult>,
+}
+
+fn read_scalars<B: burn::tensor::backend::Backend>(t: Tensor<B, 1>) -> Vec<f64> {
+    t.into_data()
+        .convert::<f64>()
+        .to_vec::<f64>()
+        .unwrap_or_default()
+}
+
+/// Train (or resume) a model on `data` with `config`.
+pub fn train<B: AutodiffBackend>(
+    config: &Config,
+    data: &TrainData,
+    device: &B::Device,
+    opts: &TrainOptions,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainSummary> {
+    let tc = &config.train;
+    let mc = &config.model;
+    let steps_len = mc.data.steps();
+    let bsz = tc.batch_size;
+    if data.train_windows() < bsz {
+        return Err(Error::Invalid(format!(
+            "only {} training windows for a batch size of {bsz}; lower --batch-size or add data",
+            data.train_windows()
+        )));
+    }
+    let run = opts.run_dir;
+    std::fs::create_dir_all(run).map_err(|e| Error::io(run, e))?;
+    let metrics_path = run.join("metrics.jsonl");
+
+    let mut model = MusicVae::<B>::new(mc, tc.seed, device);
+    let mut optim = AdamConfig::new()
+        .with_beta_1(tc.adam_beta1 as f32)
+        .with_beta_2(tc.adam_beta2 as f32)
+        .with_epsilon(tc.adam_epsilon as f32)
+        .init::<B, MusicVae<B>>();
+    let mut state = TrainState {
+        step: 0,
+        epoch: 0,
+        position: 0,
+        rng: Rng::new(tc.seed.wrapping_add(1)),
+        skipped_steps: 0,
+        elapsed_secs: 0.0,
+    };
+
+    if opts.resume {
+        let ck = checkpoint_dir(run)
+            .ok_or_else(|| Error::bad_input(run, "--resume: no checkpoint in this run folder"))?;
+        let saved = load_config(&ck.join("config.json"))?;
+        if saved.model != config.model {
+            return Err(Error::bad_input(&ck, "--resume: the saved model config differs from the requested one; resume without --config overrides"));
+        }
+        let mb =
+            std::fs::read(ck.join("model.mpk")).map_err(|e| Error::io(ck.join("model.mpk"), e))?;
+        let ob = std::fs::read(ck.join("optimizer.mpk"))
+            .map_err(|e| Error::io(ck.join("optimizer.mpk"), e))?;
+        let rec = recorder()
+            .load(mb, device)
+            .map_err(|e| Error::bad_input(&ck, format!("cannot read model.mpk: {e}")))?;
+        model = model.load_record(rec);
+        let orec = recorder()
+            .load(ob, device)
+            .map_err(|e| Error::bad_input(&ck, format!("cannot read optimizer.mpk: {e}")))?;
+        optim = optim.load_record(orec);
+        let sp = ck.join("state.json");
+        let raw = std::fs::read(&sp).map_err(|e| Error::io(&sp, e))?;
+        state = serde_json::from_slice(&raw).map_err(|e| Error::Json {
+            path: sp.clone(),
+            reason: e.to_string(),
+        })?;
+        // Drop metric lines written after the checkpoint (they will be recomputed).
+        if let Ok(text) = std::fs::read_to_string(&metrics_path) {
+            let kept: String = text
+                .lines()
+                .filter(|l| {
+                    serde_json::from_str::<serde_json::Value>(l)
+                        .ok()
+                        .and_then(|v| v["step"].as_u64())
+                        .is_some_and(|s| s <= state.step)
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            crate::io_util::write_atomic(&metrics_path, kept.as_bytes())?;
+        }
+    } else if checkpoint_dir(run).is_some() {
+        return Err(Error::bad_input(
+            run,
+            "already holds a checkpoint: use --resume to continue it, or another --out",
+        ));
+    } else {
+        let _ = std::fs::remove_file(&metrics_path);
+    }
+
+    let mut metrics = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&metrics_path)
+        .map_err(|e| Error::io(&metrics_path, e))?;
+    let specs = track_specs(mc);
+    let eval_windows: Vec<&crate::data::converter::Window> = {
+        let mut v: Vec<usize> = data.eval.clone();
+        if tc.eval_windows > 0 && v.len() > tc.eval_windows {
+            let mut r = Rng::new(tc.split_seed);
+            r.shuffle(&mut v);
+            v.truncate(tc.eval_windows);
+            v.sort_unstable();
+        }
+        v.into_iter().map(|i| &data.windows[i]).collect()
+    };
+    let mut order = data.epoch_order(tc.seed, state.epoch);
+    let t_start = Instant::now();
+    let elapsed0 = state.elapsed_secs;
+    let mut last_eval = None;
+    let mut interrupted = false;
+    observer.on_start(state.step, tc.steps);
+
+    let checkpoint = |model: &MusicVae<B>, optim_bytes: Vec<u8>, st: &TrainState| -> Result<()> {
+        save_checkpoint(run, &model_bytes(model)?, &optim_bytes, st, config)
+    };
+
+    while state.step < tc.steps {
+        if opts.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            interrupted = true;
+            break;
+        }
+        // Next batch.
+        if state.position + bsz > order.len() {
+            state.epoch += 1;
+            state.position = 0;
+            order = data.epoch_order(tc.seed, state.epoch);
+            if order.len() < bsz {
+                return Err(Error::Invalid(
+                    "fewer windows in an epoch than one batch".into(),
+                ));
+            }
+        }
+        let idx = &order[state.position..state.position + bsz];
+        state.position += bsz;
+        let batch_windows: Vec<crate::data::converter::Window> = idx
+            .iter()
+            .map(|&i| {
+                let k = if tc.transpose > 0 {
+                    state.rng.below((2 * tc.transpose + 1) as usize) as i32 - tc.transpose
+                } else {
+                    0
+                };
+                transpose_window(data.kind, &data.windows[i], k)
+            })
+            .collect();
+        let refs: Vec<&crate::data::converter::Window> = batch_windows.iter().collect();
+        let t0 = Instant::now();
+        let batch = make_batch::<B>(data.kind, &refs, device);
+
+        let step = state.step;
+        let beta = mc.beta(step);
+        let lr = tc.learning_rate_at(step);
+        let p_sample = mc.sampling.probability(step);
+        let eps: Tensor<B, 2> = Tensor::from_data(
+            TensorData::new(state.rng.normals(bsz * mc.z_size), [bsz, mc.z_size]),
+            device,
+        );
+        let (mu, sigma) = model.encode(batch.inputs.clone());
+        let z = mu.clone() + sigma.clone() * eps; // [B, Z]
+        let mode = if p_sample > 0.0 {
+            let mask: Vec<f32> = (0..bsz * steps_len)
+                .map(|_| {
+                    if state.rng.uniform() < p_sample {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            if mask.iter().all(|&m| m == 0.0) {
+                DecodeMode::TeacherForced {
+                    inputs: batch.inputs.clone(),
+                }
+            } else {
+                let gumbel = specs
+                    .iter()
+                    .map(|s| {
+                        Tensor::from_data(
+                            TensorData::new(
+                                state.rng.gumbels(bsz * steps_len * s.depth),
+                                [bsz, steps_len, s.depth],
+                            ),
+                            device,
+                        )
+                    })
+                    .collect();
+                DecodeMode::Stepwise {
+                    inputs: Some(batch.inputs.clone()),
+                    noise: StepNoise {
+                        feed_sample: Some(Tensor::from_data(
+                            TensorData::new(mask, [bsz, steps_len]),
+                            device,
+                        )),
+                        gumbel: Some(gumbel),
+                        temperature: 1.0,
+                    },
+                }
+            }
+        } else {
+            DecodeMode::TeacherForced {
+                inputs: batch.inputs.clone(),
+            }
+        };
+        let out = model.decode(mc, z, steps_len, mode);
+        let terms = vae_loss(&out.logits, &batch.targets, mu, sigma, mc.free_nats(), beta);
+        let correct = correct_counts(&out.logits, &batch.targets);
+        let mut stats = vec![
+            terms.loss.clone().inner(),
+            terms.r_loss.clone().inner().mean(),
+            terms.kl.clone().inner().mean(),
+        ];
+        for c in &correct {
+            stats.push(c.clone().inner().float());
+        }
+        let grads = terms.loss.backward();
+        let mut gp = GradientsParams::from_grads(grads, &model);
+        let norm = global_norm::<B, _>(&model, &gp);
+        let skipped = !norm.is_finite() || norm > tc.grad_norm_skip;
+        if skipped {
+            state.skipped_steps += 1;
+        } else {
+            if norm > tc.grad_clip {
+                scale_grads::<B, _>(&model, &mut gp, tc.grad_clip / norm);
+            }
+            model = optim.step(lr, model, gp);
+        }
+        let s = read_scalars(Tensor::cat(stats, 0));
+        let total_correct: f64 = s[3..].iter().sum();
+        let m = StepMetrics {
+            step: step + 1,
+            loss: s[0],
+            r_loss: s[1],
+            kl_bits: s[2] / std::f64::consts::LN_2,
+            beta,
+            lr,
+            accuracy: total_correct / (bsz * steps_len * specs.len()) as f64,
+            sampling_probability: p_sample,
+            global_norm: norm,
+            skipped,
+            seq_per_sec: bsz as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+        };
+        state.step += 1;
+        state.elapsed_secs = elapsed0 + t_start.elapsed().as_secs_f64();
+        observer.on_step(&m);
+        if state.step % opts.log_every.max(1) == 0 || state.step == tc.steps {
+            let line = serde_json::to_string(&m).map_err(|e| Error::Invalid(e.to_string()))?;
+            writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
+        }
+        let do_eval =
+            (tc.eval_every > 0 && state.step % tc.eval_every == 0) || state.step == tc.steps;
+        if do_eval && !eval_windows.is_empty() {
+            let valid = model.valid();
+            let e = evaluate(
+                &valid,
+                mc,
+                &eval_windows,
+                bsz.min(256),
+                tc.split_seed,
+                device,
+            );
+            observer.on_eval(state.step, &e);
+            let line = serde_json::to_string(&EvalLine {
+                step: state.step,
+                eval: e.clone(),
+            })
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+            writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
+            last_eval = Some(e);
+        }
+        if (tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0)
+            || state.step == tc.steps
+        {
+            metrics.flush().map_err(|e| Error::io(&metrics_path, e))?;
+            let ob = recorder()
+                .record(optim.to_record(), ())
+                .map_err(|e| Error::Invalid(format!("cannot serialise the optimizer: {e}")))?;
+            checkpoint(&model, ob, &state)?;
+            observer.on_checkpoint(state.step);
+        }
+    }
+    if interrupted {
+        metrics.flush().map_err(|e| Error::io(&metrics_path, e))?;
+        let ob = recorder()
+            .record(optim.to_record(), ())
+            .map_err(|e| Error::Invalid(format!("cannot serialise the optimizer: {e}")))?;
+        checkpoint(&model, ob, &state)?;
+        observer.on_checkpoint(state.step);
+    }
+    Ok(TrainSummary {
+        final_step: state.step,
+        skipped_steps: state.skipped_steps,
+        interrupted,
+        last_eval,
+    })
+}
