@@ -9,6 +9,7 @@ pub mod error;
 pub mod io_util;
 pub mod model;
 pub mod music;
+pub mod plot;
 pub mod train;
 
 pub use error::{Error, Result};

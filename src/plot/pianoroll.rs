@@ -1,0 +1,296 @@
+//! Piano-roll pictures: pitch (labelled with note names) against 16th-note steps, bar and beat lines,
+//! one colour per instrument, drums in a band of the 9 drum classes, several phrases side by side
+//! (an interpolation reads left to right, wrapping onto more rows when wide).
+
+use super::canvas::{blend, Canvas, Color, BLACK, DARK_GREY, GREY, LIGHT_GREY, PALETTE, WHITE};
+use crate::music::drums::{drum_class, DRUM_CLASSES, DRUM_CLASS_NAMES};
+use crate::music::note_sequence::NoteSequence;
+use crate::music::quantize::{STEPS_PER_BAR, STEPS_PER_QUARTER};
+
+/// A note on the step grid (fractional steps are allowed for unquantized input).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollNote {
+    pub pitch: u8,
+    pub start: f64,
+    pub end: f64,
+    pub velocity: u8,
+    /// Colour key: the instrument index of the note sequence.
+    pub instrument: u32,
+    pub is_drum: bool,
+}
+
+/// One phrase of the picture.
+#[derive(Debug, Clone)]
+pub struct RollPanel {
+    pub caption: String,
+    pub notes: Vec<RollNote>,
+    /// Length in steps (the panel is at least this wide).
+    pub steps: usize,
+}
+
+impl RollPanel {
+    /// A panel from a note sequence, converting seconds to steps at its first tempo.
+    pub fn from_sequence(
+        seq: &NoteSequence,
+        caption: impl Into<String>,
+        steps: Option<usize>,
+    ) -> Self {
+        let qpm = seq.initial_qpm();
+        let to_step = |t: f64| t * qpm / 60.0 * STEPS_PER_QUARTER as f64;
+        let notes: Vec<RollNote> = seq
+            .notes
+            .iter()
+            .map(|n| RollNote {
+                pitch: n.pitch,
+                start: to_step(n.start_time),
+                end: to_step(n.end_time).max(to_step(n.start_time) + 0.5),
+                velocity: n.velocity,
+                instrument: n.instrument,
+                is_drum: n.is_drum,
+            })
+            .collect();
+        let len = notes
+            .iter()
+            .map(|n| n.end.ceil() as usize)
+            .max()
+            .unwrap_or(0);
+        let bar = STEPS_PER_BAR as usize;
+        RollPanel {
+            caption: caption.into(),
+            notes,
+            steps: steps.unwrap_or_else(|| len.div_ceil(bar).max(1) * bar),
+        }
+    }
+}
+
+/// Note name of a MIDI pitch (C4 = 60).
+pub fn note_name(pitch: u8) -> String {
+    const NAMES: [&str; 12] = [
+        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+    ];
+    format!("{}{}", NAMES[pitch as usize % 12], pitch as i32 / 12 - 1)
+}
+
+fn is_black_key(pitch: u8) -> bool {
+    matches!(pitch % 12, 1 | 3 | 6 | 8 | 10)
+}
+
+/// Names for the legend: instrument index → name.
+pub type InstrumentNames = Vec<(u32, String)>;
+
+/// Draw panels side by side. `names` labels the instruments in the legend (missing ones are called
+/// "instrument N", drums "drums").
+pub fn draw_piano_roll(panels: &[RollPanel], title: &str, names: &InstrumentNames) -> Canvas {
+    let pitched: Vec<&RollNote> = panels
+        .iter()
+        .flat_map(|p| &p.notes)
+        .filter(|n| !n.is_drum)
+        .collect();
+    let has_drums = panels.iter().flat_map(|p| &p.notes).any(|n| n.is_drum);
+    let (lo, hi) = if pitched.is_empty() {
+        (60u8, 72u8)
+    } else {
+        let lo = pitched
+            .iter()
+            .map(|n| n.pitch)
+            .min()
+            .unwrap_or(60)
+            .saturating_sub(2);
+        let hi = pitched
+            .iter()
+            .map(|n| n.pitch)
+            .max()
+            .unwrap_or(72)
+            .saturating_add(2)
+            .min(127);
+        (lo, hi.max(lo + 12))
+    };
+    let rows = (hi - lo + 1) as i64;
+    let max_steps = panels.iter().map(|p| p.steps).max().unwrap_or(16).max(1);
+    // Pixels per step: wide enough to read a 2-bar phrase, narrow enough for 16 bars.
+    let sx: i64 = if max_steps <= 64 {
+        10
+    } else if max_steps <= 128 {
+        5
+    } else {
+        3
+    };
+    let ry: i64 = if rows <= 30 {
+        10
+    } else if rows <= 50 {
+        7
+    } else {
+        5
+    };
+    let drum_ry: i64 = 8;
+    let panel_w = max_steps as i64 * sx;
+    let label_w: i64 = 40;
+    let gap: i64 = 16;
+    let cols = (2400 / (panel_w + gap)).clamp(1, panels.len().max(1) as i64) as usize;
+    let grid_rows = panels.len().div_ceil(cols).max(1);
+    let pitch_h = rows * ry;
+    let drum_h = if has_drums {
+        DRUM_CLASSES as i64 * drum_ry + 6
+    } else {
+        0
+    };
+    let cell_h = 18 + pitch_h + drum_h + 8;
+    let drum_label_w = if has_drums { 96 } else { 0 };
+    let left = label_w.max(drum_label_w);
+    let top: i64 = 34;
+    let legend_h: i64 = 24;
+    let width = left + cols as i64 * (panel_w + gap) + 8;
+    let height = top + grid_rows as i64 * cell_h + legend_h;
+    let mut c = Canvas::new(width as u32, height as u32, WHITE);
+    c.text(8, 8, title, 2, BLACK);
+
+    // Colours by instrument, stable across panels.
+    let mut insts: Vec<(u32, bool)> = panels
+        .iter()
+        .flat_map(|p| &p.notes)
+        .map(|n| (n.instrument, n.is_drum))
+        .collect();
+    insts.sort_unstable();
+    insts.dedup();
+    let colour = |inst: u32, drum: bool| -> Color {
+        let i = insts.iter().position(|&x| x == (inst, drum)).unwrap_or(0);
+        PALETTE[i % PALETTE.len()]
+    };
+
+    for (pi, p) in panels.iter().enumerate() {
+        let ox = left + (pi % cols) as i64 * (panel_w + gap);
+        let oy = top + (pi / cols) as i64 * cell_h;
+        c.text(ox, oy, &p.caption, 1, BLACK);
+        let py = oy + 14;
+        let w = p.steps as i64 * sx;
+        // Background: black-key rows shaded; C rows labelled in the first column of each row.
+        for pitch in lo..=hi {
+            let y = py + (hi - pitch) as i64 * ry;
+            let bg = if is_black_key(pitch) {
+                [243, 243, 243]
+            } else {
+                WHITE
+            };
+            c.fill_rect(ox, y, w, ry, bg);
+            if pitch % 12 == 0 && pi % cols == 0 {
+                let name = note_name(pitch);
+                c.text(
+                    ox - Canvas::text_width(&name, 1) - 4,
+                    y + ry / 2 - 4,
+                    &name,
+                    1,
+                    DARK_GREY,
+                );
+            }
+            if pitch % 12 == 0 {
+                c.fill_rect(ox, y + ry - 1, w, 1, LIGHT_GREY);
+            }
+        }
+        let dy = py + pitch_h + 6;
+        if has_drums {
+            for k in 0..DRUM_CLASSES {
+                let y = dy + k as i64 * drum_ry;
+                c.fill_rect(
+                    ox,
+                    y,
+                    w,
+                    drum_ry,
+                    if k % 2 == 0 { [246, 246, 246] } else { WHITE },
+                );
+                if pi % cols == 0 {
+                    c.text(
+                        ox - Canvas::text_width(DRUM_CLASS_NAMES[k], 1) - 4,
+                        y,
+                        DRUM_CLASS_NAMES[k],
+                        1,
+                        DARK_GREY,
+                    );
+                }
+            }
+        }
+        // Beat and bar lines.
+        let total_h = pitch_h + drum_h;
+        for s in (0..=p.steps).step_by(STEPS_PER_QUARTER as usize) {
+            let x = ox + s as i64 * sx;
+            let bar = s % STEPS_PER_BAR as usize == 0;
+            c.fill_rect(x, py, 1, total_h, if bar { GREY } else { LIGHT_GREY });
+            if bar && s < p.steps && (p.steps <= 64 || s % (4 * STEPS_PER_BAR as usize) == 0) {
+                let lab = (s / STEPS_PER_BAR as usize + 1).to_string();
+                c.text(x + 2, py + total_h + 1, &lab, 1, GREY);
+            }
+        }
+        // Notes, velocity as opacity.
+        for n in &p.notes {
+            let col = blend(
+                WHITE,
+                colour(n.instrument, n.is_drum),
+                0.45 + 0.55 * n.velocity as f64 / 127.0,
+            );
+            let x0 = ox + (n.start * sx as f64).round() as i64;
+            let x1 = (ox + (n.end * sx as f64).round() as i64).min(ox + w);
+            if x0 >= ox + w {
+                continue;
+            }
+            if n.is_drum {
+                if let Some(k) = drum_class(n.pitch) {
+                    let y = dy + k as i64 * drum_ry;
+                    c.fill_rect(x0, y + 1, sx.max(2), drum_ry - 2, col);
+                }
+            } else if (lo..=hi).contains(&n.pitch) {
+                let y = py + (hi - n.pitch) as i64 * ry;
+                c.fill_rect(x0 + 1, y + 1, (x1 - x0 - 1).max(1), (ry - 1).max(1), col);
+                c.fill_rect(x0 + 1, y + 1, 1, (ry - 1).max(1), blend(col, BLACK, 0.5));
+            }
+        }
+        c.rect(ox, py, w + 1, total_h, DARK_GREY);
+    }
+    // Legend.
+    let mut lx = left;
+    let ly = height - legend_h + 6;
+    for &(inst, drum) in &insts {
+        let name = if drum {
+            "drums".to_string()
+        } else {
+            names
+                .iter()
+                .find(|(i, _)| *i == inst)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_else(|| format!("instrument {inst}"))
+        };
+        c.fill_rect(lx, ly, 12, 10, colour(inst, drum));
+        c.text(lx + 16, ly + 1, &name, 1, BLACK);
+        lx += Canvas::text_width(&name, 1) + 36;
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::music::melody::melody_to_sequence;
+
+    #[test]
+    fn names() {
+        assert_eq!(note_name(60), "C4");
+        assert_eq!(note_name(69), "A4");
+        assert_eq!(note_name(21), "A0");
+    }
+
+    #[test]
+    fn notes_are_drawn_where_they_belong() {
+        // One note of pitch 60 from step 0 to 4, then 64 from step 8 to 16.
+        let seq = melody_to_sequence(&[41, 0, 0, 0, 1, 0, 0, 0, 45, 0, 0, 0, 0, 0, 0, 0], 120.0);
+        let p = RollPanel::from_sequence(&seq, "x", None);
+        assert_eq!(p.steps, 16);
+        assert_eq!(p.notes.len(), 2);
+        assert!((p.notes[0].end - 4.0).abs() < 1e-9);
+        let c = draw_piano_roll(&[p.clone(), p], "test", &vec![(0, "melody".into())]);
+        // Some pixels carry the first palette colour (blended by velocity 80).
+        let col = blend(WHITE, PALETTE[0], 0.45 + 0.55 * 80.0 / 127.0);
+        let n = (0..c.width())
+            .flat_map(|x| (0..c.height()).map(move |y| (x, y)))
+            .filter(|&(x, y)| c.pixel(x, y) == Some(col))
+            .count();
+        assert!(n > 100, "{n}");
+    }
+}
