@@ -1,6 +1,6 @@
 //! `musicvae inspect FILE.mid [--json]`.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use musicvae::data::converter::{extract, ConverterConfig, Extraction};
 use musicvae::music::read_midi_file;
@@ -52,6 +52,12 @@ struct Report {
 
 pub fn run(a: InspectArgs) -> Result<()> {
     let seq = read_midi_file(&a.file)?;
+    if seq.notes.is_empty() {
+        bail!(
+            "{}: the file has no notes (its tracks hold no note events that start and end)",
+            a.file.display()
+        );
+    }
     let mut tracks = Vec::new();
     for inst in &seq.instruments {
         let notes: Vec<_> = seq

@@ -79,7 +79,8 @@ impl ConverterConfig {
     pub fn steps(&self) -> usize {
         self.slice_bars * STEPS_PER_BAR as usize
     }
-    fn melody_options(&self) -> MelodyOptions {
+    /// Magenta's melody-extraction options for this converter.
+    pub fn melody_options(&self) -> MelodyOptions {
         MelodyOptions {
             valid_programs: self.valid_programs.map(|(a, b)| a..=b),
             gap_bars: self.gap_bars,
@@ -205,7 +206,10 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
                 report.tracks_found = tracks.len();
                 for t in &tracks {
                     longest_bars = longest_bars.max(t.tokens.len() / spb as usize);
-                    for (k, w) in melody::windows(&t.tokens, steps).into_iter().enumerate() {
+                    for (k, w) in melody::slice_windows(&t.tokens, steps)
+                        .into_iter()
+                        .enumerate()
+                    {
                         let start_bar = t.start_step / spb + k as i64;
                         push(
                             Window { tracks: vec![w] },

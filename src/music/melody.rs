@@ -74,9 +74,17 @@ const EV_NO: i32 = -2;
 const EV_OFF: i32 = -1;
 
 impl Events {
+    /// note_seq `Melody.set_length`: truncate, or pad with no-events; when extending, a note still
+    /// sounding at the old end gets a note-off there.
     fn set_length(&mut self, n: usize) {
-        if n > self.ev.len() {
+        let old = self.ev.len();
+        if n > old {
             self.ev.resize(n, EV_NO);
+            if let Some(&last) = self.ev[..old].iter().rev().find(|&&e| e != EV_NO) {
+                if last != EV_OFF {
+                    self.ev[old] = EV_OFF;
+                }
+            }
         } else {
             self.ev.truncate(n);
         }
@@ -204,17 +212,14 @@ pub fn extract_melodies(q: &QuantizedSequence, opts: &MelodyOptions) -> Vec<Melo
             .map(|n| n.program)
             .unwrap_or(0);
         let mut search = 0i64;
-        loop {
-            let Some((mut ev, start, end)) = melody_from_quantized(
-                &q,
-                inst,
-                search,
-                opts.gap_bars,
-                opts.ignore_polyphonic_notes,
-                true,
-            ) else {
-                break;
-            };
+        while let Some((mut ev, start, end)) = melody_from_quantized(
+            &q,
+            inst,
+            search,
+            opts.gap_bars,
+            opts.ignore_polyphonic_notes,
+            true,
+        ) {
             search = end + (0 - end).rem_euclid(spb);
             if ev.is_empty() {
                 break;
@@ -242,13 +247,27 @@ pub fn extract_melodies(q: &QuantizedSequence, opts: &MelodyOptions) -> Vec<Melo
     out
 }
 
-/// Sliding windows of `len` steps with a hop of one bar (Magenta's slicing), in order, not deduplicated.
-pub fn windows(tokens: &[u16], len: usize) -> Vec<Vec<u16>> {
+/// Sliding windows of `len` steps with a hop of one bar (Magenta's slicing), in order, not
+/// deduplicated. Plain slices: used for drum tracks.
+pub fn slice_windows(tokens: &[u16], len: usize) -> Vec<Vec<u16>> {
     let mut out = Vec::new();
     let mut i = len;
-    while i <= tokens.len() {
+    while i <= tokens.len() && len > 0 {
         out.push(tokens[i - len..i].to_vec());
         i += STEPS_PER_BAR as usize;
+    }
+    out
+}
+
+/// Melody windows: [`slice_windows`], then, as in Magenta (each window is a new `Melody`, whose
+/// constructor drops note-offs before its first onset), note-offs before the first onset become
+/// no-events.
+pub fn windows(tokens: &[u16], len: usize) -> Vec<Vec<u16>> {
+    let mut out = slice_windows(tokens, len);
+    for w in &mut out {
+        for t in w.iter_mut().take_while(|t| token_pitch(**t).is_none()) {
+            *t = NO_EVENT;
+        }
     }
     out
 }
@@ -419,8 +438,10 @@ mod tests {
         assert_eq!(t[0], pitch_token(64));
         assert_eq!(t[2], NOTE_OFF);
         assert_eq!(t[4], pitch_token(62));
-        // Magenta strips the final note-off: the last note rings to the end of the bar.
-        assert!(t[5..].iter().all(|&x| x == NO_EVENT));
+        // Magenta strips the final note-off, then padding to the bar ends the sounding note where it
+        // stopped (note_seq `Melody.set_length`).
+        assert_eq!(t[6], NOTE_OFF);
+        assert!(t[7..].iter().all(|&x| x == NO_EVENT));
     }
 
     #[test]
@@ -431,9 +452,9 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].start_step, 16);
         assert_eq!(m[0].tokens[1], pitch_token(60));
-        // Trailing note-off stripped, padded to a bar.
+        // Trailing note-off stripped, then restored by the padding to a bar.
         assert_eq!(m[0].tokens.len(), 16);
-        assert_eq!(m[0].tokens[4], NO_EVENT);
+        assert_eq!(m[0].tokens[4], NOTE_OFF);
         assert_eq!(m[1].start_step, 64);
     }
 
@@ -443,6 +464,14 @@ mod tests {
         let w = windows(&t, 32);
         assert_eq!(w.len(), 3);
         assert_eq!(w[1][0], 16);
+        // A leading note-off (no sounding note inside the window) becomes a no-event.
+        let t = vec![
+            40, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 42, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0,
+        ];
+        let w = windows(&t, 16);
+        assert_eq!(w[1][..4], [0, 0, 42, 1]);
+        assert_eq!(slice_windows(&t, 16)[1][0], 1);
     }
 
     #[test]

@@ -77,6 +77,43 @@ impl TickMap {
     }
 }
 
+/// Walk the chunk headers of a plain SMF and report a truncated file precisely (midly itself
+/// silently recovers what it can from a cut-off track).
+fn check_chunks(bytes: &[u8]) -> std::result::Result<(), String> {
+    if &bytes[0..4] != b"MThd" {
+        return Ok(()); // RIFF-wrapped: leave it to midly
+    }
+    let be32 = |at: usize| {
+        u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize
+    };
+    let header_len = be32(4);
+    let declared_tracks = u16::from_be_bytes([bytes[10], bytes[11]]) as usize;
+    let mut at = 8 + header_len;
+    let mut track = 0;
+    while track < declared_tracks {
+        if at + 8 > bytes.len() {
+            return Err(format!(
+                "the file is truncated: the header declares {declared_tracks} track(s) but it ends after {track}"
+            ));
+        }
+        let len = be32(at + 4);
+        let is_track = &bytes[at..at + 4] == b"MTrk";
+        if at + 8 + len > bytes.len() {
+            return Err(format!(
+                "the file is truncated: {} {} declares {len} bytes but only {} remain",
+                if is_track { "track" } else { "chunk" },
+                track,
+                bytes.len() - at - 8
+            ));
+        }
+        if is_track {
+            track += 1;
+        }
+        at += 8 + len;
+    }
+    Ok(())
+}
+
 /// Parse MIDI bytes into a note sequence. Errors are plain reasons (the caller adds the path).
 pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
     if bytes.len() < 14 || &bytes[0..4] != b"MThd" {
@@ -88,6 +125,7 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
             return Err("no MIDI header (the file does not start with 'MThd')".into());
         }
     }
+    check_chunks(bytes)?;
     let smf = Smf::parse(bytes).map_err(|e| format!("{e}"))?;
     if smf.tracks.is_empty() {
         return Err("the file has no tracks".into());
@@ -326,5 +364,16 @@ mod tests {
     fn rejects_non_midi() {
         assert!(parse_midi(b"hello world, this is not midi").is_err());
         assert!(parse_midi(b"").is_err());
+    }
+
+    #[test]
+    fn rejects_truncated_files() {
+        let ok =
+            b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk\x00\x00\x00\x04\x00\xff\x2f\x00";
+        assert!(parse_midi(ok).is_ok());
+        let e = parse_midi(&ok[..ok.len() - 2]).unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+        let e = parse_midi(&ok[..14]).unwrap_err();
+        assert!(e.contains("ends after 0"), "{e}");
     }
 }

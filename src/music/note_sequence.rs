@@ -67,8 +67,7 @@ impl NoteSequence {
     pub fn initial_qpm(&self) -> f64 {
         self.tempos
             .iter()
-            .filter(|t| t.time <= 0.0)
-            .next_back()
+            .rfind(|t| t.time <= 0.0)
             .map(|t| t.qpm)
             .unwrap_or(DEFAULT_QPM)
     }

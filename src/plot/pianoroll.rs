@@ -188,7 +188,7 @@ pub fn draw_piano_roll(panels: &[RollPanel], title: &str, names: &InstrumentName
         }
         let dy = py + pitch_h + 6;
         if has_drums {
-            for k in 0..DRUM_CLASSES {
+            for (k, name) in DRUM_CLASS_NAMES.iter().enumerate() {
                 let y = dy + k as i64 * drum_ry;
                 c.fill_rect(
                     ox,
@@ -198,13 +198,7 @@ pub fn draw_piano_roll(panels: &[RollPanel], title: &str, names: &InstrumentName
                     if k % 2 == 0 { [246, 246, 246] } else { WHITE },
                 );
                 if pi % cols == 0 {
-                    c.text(
-                        ox - Canvas::text_width(DRUM_CLASS_NAMES[k], 1) - 4,
-                        y,
-                        DRUM_CLASS_NAMES[k],
-                        1,
-                        DARK_GREY,
-                    );
+                    c.text(ox - Canvas::text_width(name, 1) - 4, y, name, 1, DARK_GREY);
                 }
             }
         }

@@ -321,12 +321,12 @@ pub fn train<B: AutodiffBackend>(
         state.step += 1;
         state.elapsed_secs = elapsed0 + t_start.elapsed().as_secs_f64();
         observer.on_step(&m);
-        if state.step % opts.log_every.max(1) == 0 || state.step == tc.steps {
+        if state.step.is_multiple_of(opts.log_every.max(1)) || state.step == tc.steps {
             let line = serde_json::to_string(&m).map_err(|e| Error::Invalid(e.to_string()))?;
             writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
         }
-        let do_eval =
-            (tc.eval_every > 0 && state.step % tc.eval_every == 0) || state.step == tc.steps;
+        let do_eval = (tc.eval_every > 0 && state.step.is_multiple_of(tc.eval_every))
+            || state.step == tc.steps;
         if do_eval && !eval_windows.is_empty() {
             let valid = model.valid();
             let e = evaluate(
@@ -346,7 +346,7 @@ pub fn train<B: AutodiffBackend>(
             writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
             last_eval = Some(e);
         }
-        if (tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0)
+        if (tc.checkpoint_every > 0 && state.step.is_multiple_of(tc.checkpoint_every))
             || state.step == tc.steps
         {
             metrics.flush().map_err(|e| Error::io(&metrics_path, e))?;
