@@ -6,6 +6,7 @@
 
 pub mod data;
 pub mod error;
+pub mod generate;
 pub mod io_util;
 pub mod model;
 pub mod music;

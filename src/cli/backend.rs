@@ -23,3 +23,42 @@ pub fn check(kind: DeviceKind) -> Result<()> {
     }
     Ok(())
 }
+
+/// A command that can run on any backend (generation, evaluation).
+pub trait OnBackend {
+    fn run<B: burn::tensor::backend::Backend>(self, device: &B::Device) -> Result<()>;
+}
+
+/// Run `job` on the inference backend chosen by `kind`.
+pub fn dispatch<J: OnBackend>(kind: DeviceKind, job: J) -> Result<()> {
+    check(kind)?;
+    match kind {
+        DeviceKind::Cpu => job.run::<CpuBackend>(&Default::default()),
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => job.run::<CudaBackend>(&burn::backend::cuda::CudaDevice::default()),
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => bail!("this musicvae was built without GPU support"),
+    }
+}
+
+/// `--model` and `--device`, shared by the commands that use a trained model.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Model folder (written by `musicvae train`) or the name of a folder under models/.
+    /// Default: the shipped 2-bar melody model, models/mel_2bar.
+    #[arg(long, short = 'm')]
+    pub model: Option<std::path::PathBuf>,
+    /// Where to run the model.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+}
+
+impl ModelArgs {
+    /// The model folder: `--model`, or the default one found beside the binary or in ./models.
+    pub fn resolve(&self) -> Result<std::path::PathBuf> {
+        Ok(musicvae::generate::resolve_model(
+            self.model.as_deref(),
+            musicvae::generate::DEFAULT_MODEL,
+        )?)
+    }
+}

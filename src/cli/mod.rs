@@ -1,9 +1,15 @@
 //! Command-line interface: argument parsing and one module per subcommand.
 
 mod backend;
+mod decode;
+mod encode;
 mod inspect;
+mod interpolate;
+mod output;
 mod prepare;
 mod progress;
+mod reconstruct;
+mod sample;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +34,17 @@ pub enum Command {
     /// Scan a folder of MIDI files (labels = first-level folder names), extract every window for a
     /// config and write a cache for training. Bad files are skipped with their reason.
     Prepare(prepare::PrepareArgs),
+    /// Morph one MIDI phrase into another: encode both, walk between them in latent space (slerp),
+    /// decode every point, write one MIDI file (and a piano-roll picture with --png).
+    Interpolate(interpolate::InterpolateArgs),
+    /// Sample new phrases from the model's prior (z ~ N(0, I)) into a folder of MIDI files.
+    Sample(sample::SampleArgs),
+    /// Encode a phrase of a MIDI file to its latent code (μ, σ) as JSON.
+    Encode(encode::EncodeArgs),
+    /// Decode latent vectors (JSON from `encode`, or plain vectors) to MIDI.
+    Decode(decode::DecodeArgs),
+    /// Encode a phrase and decode it again; report how many steps came back.
+    Reconstruct(reconstruct::ReconstructArgs),
     /// Train a MusicVAE on a folder of MIDI files or a prepared cache (CPU, or GPU with --features cuda).
     Train(train::TrainArgs),
 }
@@ -38,6 +55,11 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a),
         Command::Prepare(a) => prepare::run(a),
         Command::Train(a) => train::run(a),
+        Command::Interpolate(a) => interpolate::run(a),
+        Command::Sample(a) => sample::run(a),
+        Command::Encode(a) => encode::run(a),
+        Command::Decode(a) => decode::run(a),
+        Command::Reconstruct(a) => reconstruct::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

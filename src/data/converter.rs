@@ -259,6 +259,13 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
             "no 4/4 (or 2/2) section: MusicVAE needs bars of 16 sixteenth notes, this file is in {}",
             if meters.is_empty() { "an unreadable meter".to_string() } else { meters.join(", ") }
         ))
+    } else if !any_tracks && cfg.kind != DataKind::Drums && seq.notes.iter().all(|n| n.is_drum) {
+        Some(format!(
+            "the file holds only drums (channel 10) and this is a {} model; use a drums model for it",
+            cfg.kind.name()
+        ))
+    } else if !any_tracks && cfg.kind == DataKind::Drums && !seq.notes.iter().any(|n| n.is_drum) {
+        Some("the file has no drums (channel 10) and this is a drums model".to_string())
     } else if !any_tracks {
         Some(match cfg.kind {
             DataKind::Melody => format!(

@@ -1,0 +1,88 @@
+//! `musicvae encode FILE.mid`: the latent code (μ, σ) of a phrase as JSON.
+
+use super::backend::{dispatch, ModelArgs, OnBackend};
+use anyhow::{Context, Result};
+use burn::tensor::backend::Backend;
+use clap::Args;
+use musicvae::data::converter::extract;
+use musicvae::generate::latent_file::{LatentFile, LatentItem, FORMAT};
+use musicvae::generate::{pick_window, Vae};
+use musicvae::io_util::write_atomic;
+use musicvae::music::read_midi_file;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct EncodeArgs {
+    /// A MIDI file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Which window of the file (default: the first with at least two notes per bar).
+    #[arg(long, conflicts_with = "all_windows")]
+    pub window: Option<usize>,
+    /// Encode every window of the file.
+    #[arg(long)]
+    pub all_windows: bool,
+    /// Write the JSON here instead of printing it.
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+}
+
+impl OnBackend for EncodeArgs {
+    fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
+        let a = self;
+        let dir = a.model.resolve()?;
+        let vae = Vae::<B>::load(&dir, device)
+            .with_context(|| format!("loading the model in {}", dir.display()))?;
+        let cfg = &vae.config.model.data;
+        let picked = if a.all_windows {
+            let seq = read_midi_file(&a.file)?;
+            let n = extract(&seq, cfg).windows.len();
+            (0..n.max(1))
+                .map(|i| pick_window(&a.file, cfg, Some(i)))
+                .collect::<musicvae::Result<Vec<_>>>()?
+        } else {
+            vec![pick_window(&a.file, cfg, a.window)?]
+        };
+        let windows: Vec<_> = picked.iter().map(|p| p.window.clone()).collect();
+        let lat = vae.encode(&windows)?;
+        let file = LatentFile {
+            format: FORMAT.to_string(),
+            model: vae.config.model.name.clone(),
+            z_size: vae.z_size(),
+            items: picked
+                .iter()
+                .zip(lat)
+                .map(|(p, l)| LatentItem {
+                    source: a.file.display().to_string(),
+                    window: p.index,
+                    windows_in_file: p.count,
+                    start_time: p.origin.start_time,
+                    qpm: p.qpm,
+                    mu: l.mu,
+                    sigma: l.sigma,
+                })
+                .collect(),
+        };
+        let json = serde_json::to_string_pretty(&file)?;
+        match &a.out {
+            Some(out) => {
+                write_atomic(out, json.as_bytes())?;
+                eprintln!(
+                    "encoded {} window(s) of {} with {}; wrote {}",
+                    file.items.len(),
+                    a.file.display(),
+                    vae.describe(),
+                    out.display()
+                );
+            }
+            None => println!("{json}"),
+        }
+        Ok(())
+    }
+}
+
+pub fn run(a: EncodeArgs) -> Result<()> {
+    let kind = a.model.device;
+    dispatch(kind, a)
+}

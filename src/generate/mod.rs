@@ -1,0 +1,14 @@
+//! Generation with a trained model: find it, take phrases out of MIDI files, encode, move through
+//! latent space (slerp / linear), decode at a temperature, and write MIDI and pictures.
+
+pub mod inference;
+pub mod input;
+pub mod latent_file;
+pub mod model_dir;
+pub mod output;
+pub mod slerp;
+
+pub use inference::{token_accuracy, Latent, Vae};
+pub use input::{pick_window, PickedWindow};
+pub use model_dir::{resolve_model, DEFAULT_MODEL};
+pub use slerp::{path, slerp, Interpolation};

@@ -1,0 +1,466 @@
+//! Generation as a user runs it: the real binary trains a tiny model on two real phrases from
+//! midi_data (so it can reconstruct them), then `interpolate`, `sample`, `encode` / `decode` and
+//! `reconstruct` run on the original files; every error a user will hit has a test.
+
+mod common_windows;
+
+use common_windows::midi_data;
+use musicvae::data::converter::{
+    sequence_to_window_grid, window_to_sequence, ConverterConfig, DataKind, Window,
+};
+use musicvae::generate::pick_window;
+use musicvae::music::note_sequence::{Note, NoteSequence, Tempo, TimeSignature};
+use musicvae::music::{read_midi_file, write_midi_file};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn musicvae(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_musicvae"))
+        .args(args)
+        .output()
+        .expect("run musicvae")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+const A: &str = "irish/oneills_0000.mid";
+const B: &str = "chorale/bach_bwv104_6.mid";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    model: PathBuf,
+    a: PathBuf,
+    b: PathBuf,
+    wa: Window,
+    wb: Window,
+}
+
+/// Train (once per test binary) a tiny 2-bar model on exactly the default windows of A and B.
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().to_path_buf();
+        let cfg = ConverterConfig::melody(2, Some((0, 31)));
+        let (a, b) = (midi_data().join(A), midi_data().join(B));
+        let wa = pick_window(&a, &cfg, None).expect("A").window;
+        let wb = pick_window(&b, &cfg, None).expect("B").window;
+        let data = root.join("data");
+        for (name, w) in [("irish/a.mid", &wa), ("chorale/b.mid", &wb)] {
+            write_midi_file(
+                &window_to_sequence(DataKind::Melody, w, 120.0),
+                &data.join(name),
+            )
+            .expect("write");
+        }
+        let model = root.join("run");
+        let o = musicvae(&[
+            "train",
+            "--data",
+            s(&data),
+            "--config",
+            "tiny",
+            "--out",
+            s(&model),
+            "--steps",
+            "250",
+            "--batch-size",
+            "2",
+            "--set",
+            "train.held_out_fraction=0",
+            "--set",
+            "train.learning_rate=0.005",
+        ]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "training failed:\n{out}\n{err}");
+        Fixture {
+            _dir: dir,
+            root,
+            model,
+            a,
+            b,
+            wa,
+            wb,
+        }
+    })
+}
+
+fn percent_after(out: &str, marker: &str) -> f64 {
+    let i = out
+        .find(marker)
+        .unwrap_or_else(|| panic!("'{marker}' not in:\n{out}"))
+        + marker.len();
+    out[i..]
+        .trim_start()
+        .split('%')
+        .next()
+        .and_then(|x| x.trim().parse().ok())
+        .unwrap_or(-1.0)
+}
+
+fn read_window(path: &Path, steps: usize) -> Window {
+    sequence_to_window_grid(
+        DataKind::Melody,
+        &read_midi_file(path).expect("valid MIDI"),
+        steps,
+    )
+    .expect("grid")
+}
+
+#[test]
+fn interpolate_writes_a_path_whose_ends_reconstruct_a_and_b() {
+    let f = fixture();
+    let out = f.root.join("interp/path.mid");
+    let o = musicvae(&[
+        "interpolate",
+        s(&f.a),
+        s(&f.b),
+        "--model",
+        s(&f.model),
+        "--temperature",
+        "0",
+        "--png",
+        "-o",
+        s(&out),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    println!("{stdout}");
+    let acc_a = percent_after(&stdout, "first phrase matches A on");
+    let acc_b = percent_after(&stdout, "last matches B on");
+    assert!(
+        acc_a >= 90.0 && acc_b >= 90.0,
+        "reconstruction A {acc_a}%, B {acc_b}%"
+    );
+    assert!(
+        stdout.contains("A: ") && stdout.contains("window 0 of 15"),
+        "which window was used is printed:\n{stdout}"
+    );
+    // One valid MIDI: 5 phrases of 2 bars with 1 bar of rest between = 14 bars = 28 s at 120 qpm.
+    let seq = read_midi_file(&out).expect("valid MIDI");
+    assert!(
+        seq.total_time > 24.0 && seq.total_time <= 28.0 + 1e-6,
+        "{}",
+        seq.total_time
+    );
+    // The first and last phrases, read back from the file, are the printed reconstructions.
+    let steps = 32;
+    let head = NoteSequence {
+        notes: seq
+            .notes
+            .iter()
+            .filter(|n| n.start_time < 4.0)
+            .cloned()
+            .collect(),
+        ..seq.clone()
+    };
+    let first = read_window_of(&head, steps);
+    let same = first.tracks[0]
+        .iter()
+        .zip(&f.wa.tracks[0])
+        .filter(|(x, y)| x == y)
+        .count();
+    assert!(
+        (same as f64 / 32.0 * 100.0 - acc_a).abs() < 3.2,
+        "file vs printed accuracy"
+    );
+    let png = std::fs::read(out.with_extension("png")).expect("png written");
+    assert_eq!(&png[1..4], b"PNG");
+    // No temporary files left next to the outputs.
+    let names: Vec<String> = std::fs::read_dir(out.parent().expect("dir"))
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+
+    // --separate: one file per phrase; --steps 3; linear path.
+    let o = musicvae(&[
+        "interpolate",
+        s(&f.a),
+        s(&f.b),
+        "-m",
+        s(&f.model),
+        "--separate",
+        "--steps",
+        "3",
+        "--path",
+        "linear",
+        "-o",
+        s(&f.root.join("sep/x.mid")),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    for i in 0..3 {
+        let w = read_window(&f.root.join(format!("sep/x_{i:02}.mid")), 32);
+        assert_eq!(w.tracks[0].len(), 32);
+    }
+}
+
+fn read_window_of(seq: &NoteSequence, steps: usize) -> Window {
+    sequence_to_window_grid(DataKind::Melody, seq, steps).expect("grid")
+}
+
+#[test]
+fn sample_writes_n_files_and_is_reproducible() {
+    let f = fixture();
+    let out = f.root.join("samples");
+    let o = musicvae(&[
+        "sample",
+        "-m",
+        s(&f.model),
+        "-n",
+        "4",
+        "--seed",
+        "7",
+        "--png",
+        "-o",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let files: Vec<Window> = (0..4)
+        .map(|i| read_window(&out.join(format!("sample_{i:02}.mid")), 32))
+        .collect();
+    assert!(!out.join("sample_04.mid").exists());
+    assert!(out.join("samples.png").is_file());
+    let again = f.root.join("samples2");
+    assert!(musicvae(&[
+        "sample",
+        "-m",
+        s(&f.model),
+        "-n",
+        "4",
+        "--seed",
+        "7",
+        "-o",
+        s(&again)
+    ])
+    .status
+    .success());
+    for (i, w) in files.iter().enumerate() {
+        assert_eq!(
+            &read_window(&again.join(format!("sample_{i:02}.mid")), 32),
+            w,
+            "same seed, same sample"
+        );
+    }
+}
+
+#[test]
+fn encode_then_decode_round_trips() {
+    let f = fixture();
+    let z = f.root.join("a.json");
+    let o = musicvae(&["encode", s(&f.a), "-m", s(&f.model), "-o", s(&z)]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&z).expect("json")).expect("valid JSON");
+    assert_eq!(json["items"][0]["mu"].as_array().map(|v| v.len()), Some(16));
+    let dec = f.root.join("a_decoded.mid");
+    let o = musicvae(&["decode", s(&z), "-m", s(&f.model), "-t", "0", "-o", s(&dec)]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let w = read_window(&dec, 32);
+    let same = w.tracks[0]
+        .iter()
+        .zip(&f.wa.tracks[0])
+        .filter(|(x, y)| x == y)
+        .count();
+    assert!(same >= 29, "decode(encode(A)) matches A on {same}/32 steps");
+    // reconstruct reports the same thing in one command.
+    let o = musicvae(&[
+        "reconstruct",
+        s(&f.b),
+        "-m",
+        s(&f.model),
+        "-o",
+        s(&f.root.join("rec.mid")),
+        "--png",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        percent_after(&out, "reconstruction accuracy:") >= 90.0,
+        "{out}"
+    );
+    let rec = read_window(&f.root.join("rec.mid"), 32);
+    assert_eq!(rec, f.wb, "the first phrase of the output is the input B");
+    // A plain vector decodes too.
+    let zv = f.root.join("zero.json");
+    std::fs::write(&zv, serde_json::to_vec(&vec![0.0f32; 16]).expect("json")).expect("write");
+    assert!(musicvae(&[
+        "decode",
+        s(&zv),
+        "-m",
+        s(&f.model),
+        "-o",
+        s(&f.root.join("zero.mid"))
+    ])
+    .status
+    .success());
+}
+
+/// A 4/4 note sequence from (pitch, start step, end step, program, is_drum) at 120 qpm.
+fn seq_of(notes: &[(u8, u32, u32, u8, bool)], numerator: u32) -> NoteSequence {
+    let step = 0.125;
+    let mut s = NoteSequence {
+        notes: notes
+            .iter()
+            .map(|&(pitch, a, b, program, is_drum)| Note {
+                pitch,
+                velocity: 90,
+                start_time: a as f64 * step,
+                end_time: b as f64 * step,
+                start_tick: 0,
+                end_tick: 0,
+                program,
+                instrument: is_drum as u32,
+                is_drum,
+            })
+            .collect(),
+        tempos: vec![Tempo {
+            time: 0.0,
+            qpm: 120.0,
+        }],
+        time_signatures: vec![TimeSignature {
+            time: 0.0,
+            numerator,
+            denominator: 4,
+        }],
+        ..Default::default()
+    };
+    s.update_total_time();
+    s
+}
+
+#[test]
+fn errors_users_will_hit_are_one_line_and_non_zero() {
+    let f = fixture();
+    let d = f.root.join("bad");
+    let melody: Vec<(u8, u32, u32, u8, bool)> = (0..32)
+        .map(|i| (60 + (i % 5) as u8, i * 2, i * 2 + 2, 0, false))
+        .collect();
+    let cases: Vec<(&str, NoteSequence, &str)> = vec![
+        ("waltz.mid", seq_of(&melody, 3), "no 4/4"),
+        ("one_bar.mid", seq_of(&melody[..8], 4), "needs 2 bars"),
+        (
+            "drums_only.mid",
+            seq_of(
+                &(0..32)
+                    .map(|i| (36, i * 2, i * 2 + 1, 0, true))
+                    .collect::<Vec<_>>(),
+                4,
+            ),
+            "only drums",
+        ),
+        // Program 40 (violin) is not a melody program of the 2-bar configs (0–31, like Magenta).
+        (
+            "strings.mid",
+            seq_of(
+                &melody
+                    .iter()
+                    .map(|n| (n.0, n.1, n.2, 40, false))
+                    .collect::<Vec<_>>(),
+                4,
+            ),
+            "no melody",
+        ),
+    ];
+    for (name, seq, why) in &cases {
+        let p = d.join(name);
+        write_midi_file(seq, &p).expect("write");
+        for args in [
+            vec![
+                "interpolate",
+                s(&p),
+                s(&f.b),
+                "-m",
+                s(&f.model),
+                "-o",
+                s(&d.join("never.mid")),
+            ],
+            vec![
+                "interpolate",
+                s(&f.a),
+                s(&p),
+                "-m",
+                s(&f.model),
+                "-o",
+                s(&d.join("never.mid")),
+            ],
+            vec!["encode", s(&p), "-m", s(&f.model)],
+            vec!["reconstruct", s(&p), "-m", s(&f.model)],
+        ] {
+            let o = musicvae(&args);
+            let (_, err) = text(&o);
+            assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+            assert!(!err.contains("panicked"), "{err}");
+            assert_eq!(err.lines().count(), 1, "one line: {err}");
+            assert!(
+                err.contains(name) && err.contains(why),
+                "{name}: expected '{why}' in: {err}"
+            );
+        }
+    }
+    assert!(!d.join("never.mid").exists(), "nothing written on error");
+    // Window index out of range.
+    let o = musicvae(&[
+        "interpolate",
+        s(&f.a),
+        s(&f.b),
+        "-m",
+        s(&f.model),
+        "--window",
+        "99",
+        "-o",
+        s(&d.join("never.mid")),
+    ]);
+    assert!(text(&o).1.contains("out of range"), "{:?}", text(&o));
+    // Not a model folder / a folder whose config is not a MusicVAE config (e.g. another kind of model).
+    let o = musicvae(&["sample", "-m", s(&d), "-o", s(&d.join("s"))]);
+    assert!(text(&o).1.contains("not a model folder"), "{:?}", text(&o));
+    let other = d.join("other_model");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    std::fs::write(
+        other.join("config.json"),
+        br#"{"arch": "mobilenetv3-small", "labels": ["a"]}"#,
+    )
+    .expect("write");
+    std::fs::write(other.join("model.mpk"), b"").expect("write");
+    let o = musicvae(&["sample", "-m", s(&other), "-o", s(&d.join("s"))]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("not a musicvae model config"), "{err}");
+    // A latent vector of the wrong size, and bad JSON.
+    let z = d.join("z.json");
+    std::fs::write(&z, b"[1, 2, 3]").expect("write");
+    let (_, err) = text(&musicvae(&["decode", s(&z), "-m", s(&f.model)]));
+    assert!(
+        err.contains("3 values") && err.contains("needs 16"),
+        "{err}"
+    );
+    std::fs::write(&z, b"{oops").expect("write");
+    let (_, err) = text(&musicvae(&["decode", s(&z), "-m", s(&f.model)]));
+    assert!(err.contains("z.json") && err.contains("not JSON"), "{err}");
+    // An output path that cannot be written: the error names it, nothing half-written remains.
+    let blocker = d.join("file_not_dir");
+    std::fs::write(&blocker, b"x").expect("write");
+    let o = musicvae(&[
+        "interpolate",
+        s(&f.a),
+        s(&f.b),
+        "-m",
+        s(&f.model),
+        "-o",
+        s(&blocker.join("out.mid")),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("file_not_dir"), "{:?}", text(&o));
+}
