@@ -95,13 +95,15 @@ pub fn pick_window(
     let count = ex.windows.len();
     let index = match choice {
         Some(i) if i < count => i,
-        Some(i) => return Err(Error::bad_input(
-            path,
-            format!(
+        Some(i) => {
+            return Err(Error::bad_input(
+                path,
+                format!(
                 "--window {i} is out of range: the file has {count} window(s), numbered 0 to {}",
                 count - 1
             ),
-        )),
+            ))
+        }
         None => default_window(cfg.kind, &ex.windows).unwrap_or(0),
     };
     let origin = ex.origins[index].clone();

@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod clip;
+pub mod curves;
 pub mod data;
 pub mod eval;
 pub mod rng;

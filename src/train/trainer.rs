@@ -354,6 +354,7 @@ pub fn train<B: AutodiffBackend>(
                 .record(optim.to_record(), ())
                 .map_err(|e| Error::Invalid(format!("cannot serialise the optimizer: {e}")))?;
             checkpoint(&model, ob, &state)?;
+            super::curves::draw_curves(run)?;
             observer.on_checkpoint(state.step);
         }
     }
@@ -363,6 +364,7 @@ pub fn train<B: AutodiffBackend>(
             .record(optim.to_record(), ())
             .map_err(|e| Error::Invalid(format!("cannot serialise the optimizer: {e}")))?;
         checkpoint(&model, ob, &state)?;
+        super::curves::draw_curves(run)?;
         observer.on_checkpoint(state.step);
     }
     Ok(TrainSummary {
