@@ -1,8 +1,11 @@
 //! Command-line interface: argument parsing and one module per subcommand.
 
 mod backend;
+mod bench;
+mod data_arg;
 mod decode;
 mod encode;
+mod eval;
 mod inspect;
 mod interpolate;
 mod output;
@@ -45,6 +48,12 @@ pub enum Command {
     Decode(decode::DecodeArgs),
     /// Encode a phrase and decode it again; report how many steps came back.
     Reconstruct(reconstruct::ReconstructArgs),
+    /// Evaluate models on the held-out split: teacher-forced and sampled accuracy (per bar), KL,
+    /// and the interpolation check. Several --model give a comparison table.
+    Eval(eval::EvalArgs),
+    /// Benchmarks: training throughput, interpolation latency, prepare throughput, and the
+    /// agreement case for the PyTorch reference (bench/pytorch).
+    Bench(bench::BenchArgs),
     /// Train a MusicVAE on a folder of MIDI files or a prepared cache (CPU, or GPU with --features cuda).
     Train(train::TrainArgs),
 }
@@ -60,6 +69,8 @@ pub fn main() -> ExitCode {
         Command::Encode(a) => encode::run(a),
         Command::Decode(a) => decode::run(a),
         Command::Reconstruct(a) => reconstruct::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

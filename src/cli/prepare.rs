@@ -24,6 +24,10 @@ pub struct PrepareArgs {
     /// Fraction of files held out for evaluation.
     #[arg(long, default_value_t = 0.1)]
     pub held_out: f64,
+    /// Also write every window's tokens as a [windows, tracks·steps] uint16 .npy file (for the
+    /// PyTorch benchmark reference).
+    #[arg(long)]
+    pub npy: Option<PathBuf>,
     /// List every skipped file with its reason.
     #[arg(long, short)]
     pub verbose: bool,
@@ -119,6 +123,21 @@ pub fn run(a: PrepareArgs) -> Result<()> {
         } else {
             println!("  (--verbose lists each file)");
         }
+    }
+    if let Some(npy) = &a.npy {
+        let cols = cfg.steps() * cfg.kind.track_depths().len();
+        let tokens: Vec<u16> = cache
+            .windows
+            .iter()
+            .flat_map(|w| w.tracks.iter().flatten().copied())
+            .collect();
+        musicvae::bench::npy::write_u16(npy, &[cache.windows.len(), cols], &tokens)
+            .with_context(|| format!("writing {}", npy.display()))?;
+        println!(
+            "tokens written to {} ({} × {cols})",
+            npy.display(),
+            cache.windows.len()
+        );
     }
     if let Some(out) = &a.out {
         cache

@@ -1,12 +1,11 @@
 //! `musicvae train --data DIR --config NAME --out RUN_DIR [--device cpu|cuda] [--steps N] [--batch-size B] [--resume]`.
 
 use super::backend::{check, DeviceKind};
+use super::data_arg::load_data;
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use musicvae::data::cache::Cache;
-use musicvae::data::prepare::{prepare_dir, SplitConfig};
 use musicvae::model::Config;
 use musicvae::train::data::TrainData;
 use musicvae::train::eval::EvalResult;
@@ -118,40 +117,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     config.validate()?;
 
-    let cache = if a.data.join("cache.json").is_file() {
-        let c = Cache::load(&a.data)?;
-        if c.meta.converter.kind != config.model.data.kind
-            || c.meta.converter.slice_bars != config.model.data.slice_bars
-        {
-            bail!(
-                "{}: this cache holds {}-bar {} windows but config {} needs {}-bar {}; run `musicvae prepare` with --config {}",
-                a.data.display(),
-                c.meta.converter.slice_bars,
-                c.meta.converter.kind.name(),
-                config.model.name,
-                config.model.data.slice_bars,
-                config.model.data.kind.name(),
-                config.model.name
-            );
-        }
-        c
-    } else {
-        let pb = bar(0, "reading MIDI");
-        let c = prepare_dir(
-            &a.data,
-            &config.model.data,
-            SplitConfig {
-                seed: config.train.split_seed,
-                held_out_fraction: config.train.held_out_fraction,
-            },
-            &|d, t| {
-                pb.set_length(t as u64);
-                pb.set_position(d as u64);
-            },
-        )?;
-        pb.finish_and_clear();
-        c
-    };
+    let cache = load_data(&a.data, &config)?;
     let data = TrainData::from_cache(cache);
     eprintln!(
         "{}: {} training windows from {} files, {} held-out windows; config {} ({} bars, z {}, batch {}), {} steps on {:?}",

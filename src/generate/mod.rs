@@ -3,6 +3,7 @@
 
 pub mod inference;
 pub mod input;
+pub mod interpolation_check;
 pub mod latent_file;
 pub mod model_dir;
 pub mod output;

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod config;
 pub mod decoder;
+pub mod export;
 pub mod init;
 pub mod loss;
 pub mod lstm;

@@ -6,6 +6,7 @@ pub mod curves;
 pub mod data;
 pub mod eval;
 pub mod rng;
+pub mod step;
 pub mod trainer;
 
 pub use trainer::{train, StepMetrics, TrainObserver, TrainOptions, TrainSummary};

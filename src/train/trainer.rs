@@ -5,20 +5,18 @@
 use super::checkpoint::{
     checkpoint_dir, load_config, model_bytes, recorder, save_checkpoint, TrainState,
 };
-use super::clip::{global_norm, scale_grads};
 use super::data::{transpose_window, TrainData};
 use super::eval::{evaluate, EvalResult};
 use super::rng::Rng;
+use super::step::{host_normals, optimisation_step, scheduled_mode};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
-use crate::model::decoder::StepNoise;
-use crate::model::loss::{correct_counts, vae_loss};
-use crate::model::vae::{track_specs, DecodeMode};
+use crate::model::vae::track_specs;
 use crate::model::{Config, MusicVae};
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamConfig, Optimizer};
 use burn::record::Recorder;
-use burn::tensor::{backend::AutodiffBackend, Tensor, TensorData};
+use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -72,13 +70,6 @@ pub struct TrainSummary {
     pub skipped_steps: u64,
     pub interrupted: bool,
     pub last_eval: Option<EvalResult>,
-}
-
-fn read_scalars<B: burn::tensor::backend::Backend>(t: Tensor<B, 1>) -> Vec<f64> {
-    t.into_data()
-        .convert::<f64>()
-        .to_vec::<f64>()
-        .unwrap_or_default()
 }
 
 /// Train (or resume) a model on `data` with `config`.
@@ -227,95 +218,25 @@ pub fn train<B: AutodiffBackend>(
         let batch = make_batch::<B>(data.kind, &refs, device);
 
         let step = state.step;
-        let beta = mc.beta(step);
-        let lr = tc.learning_rate_at(step);
         let p_sample = mc.sampling.probability(step);
-        let eps: Tensor<B, 2> = Tensor::from_data(
-            TensorData::new(state.rng.normals(bsz * mc.z_size), [bsz, mc.z_size]),
-            device,
-        );
-        let (mu, sigma) = model.encode(batch.inputs.clone());
-        let z = mu.clone() + sigma.clone() * eps; // [B, Z]
-        let mode = if p_sample > 0.0 {
-            let mask: Vec<f32> = (0..bsz * steps_len)
-                .map(|_| {
-                    if state.rng.uniform() < p_sample {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            if mask.iter().all(|&m| m == 0.0) {
-                DecodeMode::TeacherForced {
-                    inputs: batch.inputs.clone(),
-                }
-            } else {
-                let gumbel = specs
-                    .iter()
-                    .map(|s| {
-                        Tensor::from_data(
-                            TensorData::new(
-                                state.rng.gumbels(bsz * steps_len * s.depth),
-                                [bsz, steps_len, s.depth],
-                            ),
-                            device,
-                        )
-                    })
-                    .collect();
-                DecodeMode::Stepwise {
-                    inputs: Some(batch.inputs.clone()),
-                    noise: StepNoise {
-                        feed_sample: Some(Tensor::from_data(
-                            TensorData::new(mask, [bsz, steps_len]),
-                            device,
-                        )),
-                        gumbel: Some(gumbel),
-                        temperature: 1.0,
-                    },
-                }
-            }
-        } else {
-            DecodeMode::TeacherForced {
-                inputs: batch.inputs.clone(),
-            }
-        };
-        let out = model.decode(mc, z, steps_len, mode);
-        let terms = vae_loss(&out.logits, &batch.targets, mu, sigma, mc.free_nats(), beta);
-        let correct = correct_counts(&out.logits, &batch.targets);
-        let mut stats = vec![
-            terms.loss.clone().inner(),
-            terms.r_loss.clone().inner().mean(),
-            terms.kl.clone().inner().mean(),
-        ];
-        for c in &correct {
-            stats.push(c.clone().inner().float());
-        }
-        let grads = terms.loss.backward();
-        let mut gp = GradientsParams::from_grads(grads, &model);
-        let norm = global_norm::<B, _>(&model, &gp);
-        let skipped = !norm.is_finite() || norm > tc.grad_norm_skip;
-        if skipped {
+        let eps = host_normals::<B>(&mut state.rng, bsz, mc.z_size, device);
+        let mode = scheduled_mode(&mut state.rng, &batch, &specs, p_sample, device);
+        let (next, r) = optimisation_step(model, &mut optim, config, &batch, eps, mode, step);
+        model = next;
+        if r.skipped {
             state.skipped_steps += 1;
-        } else {
-            if norm > tc.grad_clip {
-                scale_grads::<B, _>(&model, &mut gp, tc.grad_clip / norm);
-            }
-            model = optim.step(lr, model, gp);
         }
-        let s = read_scalars(Tensor::cat(stats, 0));
-        let total_correct: f64 = s[3..].iter().sum();
         let m = StepMetrics {
             step: step + 1,
-            loss: s[0],
-            r_loss: s[1],
-            kl_bits: s[2] / std::f64::consts::LN_2,
-            beta,
-            lr,
-            accuracy: total_correct / (bsz * steps_len * specs.len()) as f64,
+            loss: r.loss,
+            r_loss: r.r_loss,
+            kl_bits: r.kl / std::f64::consts::LN_2,
+            beta: mc.beta(step),
+            lr: tc.learning_rate_at(step),
+            accuracy: r.correct / (bsz * steps_len * specs.len()) as f64,
             sampling_probability: p_sample,
-            global_norm: norm,
-            skipped,
+            global_norm: r.global_norm,
+            skipped: r.skipped,
             seq_per_sec: bsz as f64 / t0.elapsed().as_secs_f64().max(1e-9),
         };
         state.step += 1;

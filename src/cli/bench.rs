@@ -1,0 +1,282 @@
+//! `musicvae bench`: training throughput, interpolation latency, prepare throughput, and the
+//! agreement case for the PyTorch reference. Each prints a table row and can append JSON lines.
+
+use super::backend::{check, dispatch, DeviceKind, OnBackend};
+use anyhow::{bail, Context, Result};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use clap::{Args, Subcommand};
+use musicvae::bench::agreement::write_agreement_case;
+use musicvae::bench::npy::read_u16_2d;
+use musicvae::bench::{random_windows, train_speed, DecoderMode};
+use musicvae::data::converter::{ConverterConfig, Window};
+use musicvae::data::prepare::{prepare_dir, SplitConfig};
+use musicvae::generate::{path, pick_window, resolve_model, Interpolation, Vae, DEFAULT_MODEL};
+use musicvae::model::Config;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchCommand,
+    /// Append one JSON line per result to this file.
+    #[arg(long, global = true)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Training steps per second (warm-up, then timed steps) for a preset.
+    Train(TrainBench),
+    /// Wall time of `interpolate` (model load included) for a model.
+    Interpolate(InterpolateBench),
+    /// Files per second of `prepare` over a folder.
+    Prepare(PrepareBench),
+    /// Write a model's weights, a batch, ε and our loss for the PyTorch agreement check.
+    Agreement(AgreementBench),
+}
+
+#[derive(Args, Debug)]
+pub struct TrainBench {
+    /// Preset (cat-mel_2bar_small, cat-mel_2bar_big, hierdec-mel_16bar, ...).
+    #[arg(long, short)]
+    pub config: String,
+    #[arg(long, value_enum, default_value_t = DecoderMode::TeacherForced)]
+    pub mode: DecoderMode,
+    #[arg(long, default_value_t = 512)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Token windows from a .npy file ([N, T] uint16, e.g. from `prepare --npy`); default: random tokens.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Override config fields (as for `train --set`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+}
+
+#[derive(Args, Debug)]
+pub struct InterpolateBench {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    /// Model folder or name under models/.
+    #[arg(long, short = 'm')]
+    pub model: Option<PathBuf>,
+    #[arg(long, short = 'n', default_value_t = 5)]
+    pub steps: usize,
+    /// Timed repetitions (each loads the model again).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct PrepareBench {
+    pub dir: PathBuf,
+    #[arg(long, short, default_value = "cat-mel_2bar_small")]
+    pub config: String,
+}
+
+#[derive(Args, Debug)]
+pub struct AgreementBench {
+    #[arg(long, short)]
+    pub config: String,
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Global step whose β is used.
+    #[arg(long, default_value_t = 1000)]
+    pub step: u64,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Output folder.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+}
+
+fn append_json(path: &Option<PathBuf>, v: &impl serde::Serialize) -> Result<()> {
+    if let Some(p) = path {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .with_context(|| format!("opening {}", p.display()))?;
+        writeln!(f, "{}", serde_json::to_string(v)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
+fn config_with(name: &str, set: &[String], batch: Option<usize>) -> Result<Config> {
+    let mut c = Config::preset(name)?;
+    c.apply_overrides(set)?;
+    if let Some(b) = batch {
+        c.train.batch_size = b;
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+fn windows_for(c: &Config, data: &Option<PathBuf>, n: usize) -> Result<Vec<Window>> {
+    let steps = c.model.data.steps();
+    let tracks = c.model.data.kind.track_depths().len();
+    match data {
+        None => Ok(random_windows(c.model.data.kind, steps, n, 7)),
+        Some(p) => {
+            let ([rows, cols], v) = read_u16_2d(p)?;
+            if cols != steps * tracks {
+                bail!(
+                    "{}: rows of {cols} tokens, but {} needs {} ({} track(s) × {steps} steps)",
+                    p.display(),
+                    c.model.name,
+                    steps * tracks,
+                    tracks
+                );
+            }
+            if rows == 0 {
+                bail!("{}: no windows", p.display());
+            }
+            // Repeat the file's windows if it holds fewer than needed.
+            Ok((0..n.max(rows))
+                .map(|i| {
+                    let r = &v[(i % rows) * cols..(i % rows + 1) * cols];
+                    Window {
+                        tracks: r.chunks(steps).map(|t| t.to_vec()).collect(),
+                    }
+                })
+                .collect())
+        }
+    }
+}
+
+struct TrainJob(TrainBench, Option<PathBuf>);
+
+impl TrainJob {
+    fn go<B: AutodiffBackend>(self, device: &B::Device) -> Result<()> {
+        let (a, json) = (self.0, self.1);
+        let c = config_with(&a.config, &a.set, Some(a.batch_size))?;
+        let windows = windows_for(&c, &a.data, a.batch_size * 4)?;
+        let r = train_speed::<B>(&c, a.mode, &windows, a.warmup, a.steps, device)?;
+        println!(
+            "train {:<22} {:<15} batch {:>4}: {:>9.1} seq/s, {:>9.1} ms/step, loss {:.2} → {:.2} ({} params, {:?})",
+            r.config,
+            format!("{:?}", r.mode),
+            r.batch,
+            r.seq_per_sec,
+            r.ms_per_step,
+            r.first_loss,
+            r.last_loss,
+            r.params,
+            a.device
+        );
+        append_json(
+            &json,
+            &serde_json::json!({"bench": "train", "device": format!("{:?}", a.device), "result": r}),
+        )
+    }
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    match a.what {
+        BenchCommand::Train(t) => {
+            check(t.device)?;
+            let dev = t.device;
+            let job = TrainJob(t, a.json);
+            match dev {
+                DeviceKind::Cpu => job.go::<super::backend::CpuTrain>(&Default::default()),
+                #[cfg(feature = "cuda")]
+                DeviceKind::Cuda => {
+                    job.go::<super::backend::CudaTrain>(&burn::backend::cuda::CudaDevice::default())
+                }
+                #[cfg(not(feature = "cuda"))]
+                DeviceKind::Cuda => bail!("this musicvae was built without GPU support"),
+            }
+        }
+        BenchCommand::Interpolate(i) => dispatch(DeviceKind::Cpu, InterpJob(i, a.json)),
+        BenchCommand::Prepare(p) => {
+            let cfg = ConverterConfig::for_config_name(&p.config)
+                .with_context(|| format!("unknown config '{}'", p.config))?;
+            let t0 = Instant::now();
+            let cache = prepare_dir(&p.dir, &cfg, SplitConfig::default(), &|_, _| {})?;
+            let secs = t0.elapsed().as_secs_f64();
+            let files = cache.meta.files.len() + cache.meta.skipped.len();
+            let threads = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1);
+            println!(
+                "prepare {} ({}): {files} files, {} windows in {secs:.2} s = {:.0} files/s ({threads} threads)",
+                p.dir.display(),
+                p.config,
+                cache.windows.len(),
+                files as f64 / secs.max(1e-9)
+            );
+            append_json(
+                &a.json,
+                &serde_json::json!({"bench": "prepare", "dir": p.dir, "config": p.config, "files": files, "windows": cache.windows.len(), "seconds": secs, "threads": threads}),
+            )
+        }
+        BenchCommand::Agreement(g) => {
+            let c = config_with(&g.config, &g.set, Some(g.batch_size))?;
+            let windows = random_windows(c.model.data.kind, c.model.data.steps(), g.batch_size, 11);
+            let ours = write_agreement_case::<super::backend::CpuBackend>(
+                &c,
+                &windows,
+                g.step,
+                &g.out,
+                &Default::default(),
+            )?;
+            println!(
+                "agreement case for {} (batch {}, step {}): loss {:.6}, r_loss {:.6}, KL {:.6} nats, kl_cost {:.6}; wrote {}",
+                c.model.name,
+                g.batch_size,
+                g.step,
+                ours.loss,
+                ours.r_loss,
+                ours.kl,
+                ours.kl_cost,
+                g.out.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+struct InterpJob(InterpolateBench, Option<PathBuf>);
+
+impl OnBackend for InterpJob {
+    fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
+        let (a, json) = (self.0, self.1);
+        let dir = resolve_model(a.model.as_deref(), DEFAULT_MODEL)?;
+        let mut times = Vec::new();
+        let mut name = String::new();
+        for _ in 0..a.repeat.max(1) {
+            let t0 = Instant::now();
+            let vae = Vae::<B>::load(&dir, device)?;
+            let cfg = &vae.config.model.data;
+            let (pa, pb) = (pick_window(&a.a, cfg, None)?, pick_window(&a.b, cfg, None)?);
+            let lat = vae.encode(&[pa.window, pb.window])?;
+            let zs = path(&lat[0].mu, &lat[1].mu, a.steps, Interpolation::Slerp);
+            let out = vae.decode(&zs, 0.5, 0)?;
+            std::hint::black_box(out);
+            times.push(t0.elapsed().as_secs_f64());
+            name = vae.describe();
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "interpolate {name}: {} phrases, median {:.3} s, min {:.3} s over {} runs (model load, MIDI reading, encode, decode; {} threads)",
+            a.steps,
+            median,
+            times[0],
+            times.len(),
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        );
+        append_json(
+            &json,
+            &serde_json::json!({"bench": "interpolate", "model": name, "dir": dir, "steps": a.steps, "median_s": median, "min_s": times[0], "runs": times.len()}),
+        )
+    }
+}

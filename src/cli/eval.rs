@@ -1,0 +1,200 @@
+//! `musicvae eval --model DIR [--model DIR2 ...] --data DIR`: the paper-style table on the held-out
+//! split (teacher-forced and sampled reconstruction accuracy, per bar, KL) for one or more models
+//! (e.g. flat vs hierarchical), and the interpolation check.
+
+use super::backend::{dispatch, DeviceKind, OnBackend};
+use super::data_arg::load_data;
+use anyhow::{bail, Context, Result};
+use burn::tensor::backend::Backend;
+use clap::Args;
+use musicvae::data::converter::Window;
+use musicvae::generate::interpolation_check::{interpolation_check, InterpolationCheck};
+use musicvae::generate::{resolve_model, Vae, DEFAULT_MODEL};
+use musicvae::io_util::write_atomic;
+use musicvae::train::data::TrainData;
+use musicvae::train::eval::{evaluate, EvalResult};
+use musicvae::train::rng::Rng;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Model folder(s) or names under models/ (repeat to compare models side by side).
+    /// Default: the shipped models/mel_2bar.
+    #[arg(long, short = 'm')]
+    pub model: Vec<PathBuf>,
+    /// Folder of MIDI files (split by file with each model's own seed and fraction) or a prepare cache.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Evaluate at most this many held-out windows (a deterministic random subset; 0 = all).
+    #[arg(long, default_value_t = 2048)]
+    pub max_windows: usize,
+    /// Pairs of held-out phrases for the interpolation check (0 = skip it).
+    #[arg(long, default_value_t = 64)]
+    pub pairs: usize,
+    /// Points along each interpolation, ends included.
+    #[arg(long, default_value_t = 11)]
+    pub points: usize,
+    /// Seed of the window subset and of the sampling noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Windows per batch.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Also write the results as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+}
+
+#[derive(Serialize)]
+struct ModelReport {
+    model: String,
+    dir: String,
+    held_out_files: usize,
+    eval: EvalResult,
+    interpolation: Option<InterpolationCheck>,
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+impl OnBackend for EvalArgs {
+    fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
+        let a = self;
+        let dirs: Vec<PathBuf> = if a.model.is_empty() {
+            vec![resolve_model(None, DEFAULT_MODEL)?]
+        } else {
+            a.model
+                .iter()
+                .map(|m| resolve_model(Some(m), DEFAULT_MODEL))
+                .collect::<musicvae::Result<_>>()?
+        };
+        let mut reports = Vec::new();
+        for dir in &dirs {
+            let vae = Vae::<B>::load(dir, device)
+                .with_context(|| format!("loading the model in {}", dir.display()))?;
+            let cache = load_data(&a.data, &vae.config)?;
+            let held_files = cache.meta.files.iter().filter(|f| f.held_out).count();
+            let data = TrainData::from_cache(cache);
+            let mut idx = data.eval.clone();
+            if idx.is_empty() {
+                bail!(
+                    "{}: no held-out windows for {} (its split holds out {:.0}% of the files by name; use a larger folder)",
+                    a.data.display(),
+                    vae.describe(),
+                    100.0 * vae.config.train.held_out_fraction
+                );
+            }
+            if a.max_windows > 0 && idx.len() > a.max_windows {
+                Rng::new(a.seed).shuffle(&mut idx);
+                idx.truncate(a.max_windows);
+                idx.sort_unstable();
+            }
+            let windows: Vec<&Window> = idx.iter().map(|&i| &data.windows[i]).collect();
+            eprintln!(
+                "{}: {} held-out windows from {held_files} files",
+                vae.describe(),
+                windows.len()
+            );
+            let e = evaluate(
+                &vae.model,
+                &vae.config.model,
+                &windows,
+                a.batch_size.max(1),
+                a.seed,
+                device,
+            );
+            let interp = if a.pairs > 0 {
+                let owned: Vec<Window> = windows.iter().map(|w| (*w).clone()).collect();
+                Some(interpolation_check(
+                    &vae, &owned, a.pairs, a.points, a.seed,
+                )?)
+            } else {
+                None
+            };
+            reports.push(ModelReport {
+                model: vae.describe(),
+                dir: dir.display().to_string(),
+                held_out_files: held_files,
+                eval: e,
+                interpolation: interp,
+            });
+        }
+        println!(
+            "\nheld-out reconstruction accuracy ({} data, argmax of the logits vs the input)",
+            a.data.display()
+        );
+        println!(
+            "{:<44} {:>8} {:>16} {:>16} {:>9} {:>10}",
+            "model", "windows", "teacher-forced", "sampled (T=1)", "KL bits", "r_loss"
+        );
+        for r in &reports {
+            println!(
+                "{:<44} {:>8} {:>16} {:>16} {:>9.1} {:>10.2}",
+                r.model,
+                r.eval.windows,
+                pct(r.eval.teacher_forced_accuracy),
+                pct(r.eval.sampled_accuracy),
+                r.eval.kl_bits,
+                r.eval.r_loss
+            );
+        }
+        for r in &reports {
+            println!(
+                "\n{}: accuracy per bar position (teacher-forced / sampled)",
+                r.model
+            );
+            let tf: Vec<String> = r
+                .eval
+                .tf_per_bar
+                .iter()
+                .map(|x| format!("{:.2}", x))
+                .collect();
+            let sa: Vec<String> = r
+                .eval
+                .sampled_per_bar
+                .iter()
+                .map(|x| format!("{:.2}", x))
+                .collect();
+            println!("  teacher-forced: {}", tf.join(" "));
+            println!("  sampled:        {}", sa.join(" "));
+            if let Some(ic) = &r.interpolation {
+                println!(
+                    "  interpolation check ({} pairs, slerp of μ, argmax): fraction of steps differing from A at t = {}",
+                    ic.pairs,
+                    ic.t.iter().map(|t| format!("{t:.1}")).collect::<Vec<_>>().join(" ")
+                );
+                println!(
+                    "    from A: {}",
+                    ic.differ_from_a
+                        .iter()
+                        .map(|x| format!("{x:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                println!(
+                    "    from B: {}",
+                    ic.differ_from_b
+                        .iter()
+                        .map(|x| format!("{x:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                println!("    A–B distance: {:.2}", ic.a_b_distance);
+            }
+        }
+        if let Some(p) = &a.json {
+            write_atomic(p, serde_json::to_string_pretty(&reports)?.as_bytes())?;
+            println!("\nwrote {}", p.display());
+        }
+        Ok(())
+    }
+}
+
+pub fn run(a: EvalArgs) -> Result<()> {
+    let kind = a.device;
+    dispatch(kind, a)
+}
