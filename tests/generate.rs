@@ -464,3 +464,105 @@ fn errors_users_will_hit_are_one_line_and_non_zero() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("file_not_dir"), "{:?}", text(&o));
 }
+
+#[test]
+fn attribute_vectors_move_a_phrase_toward_a_genre() {
+    let f = fixture();
+    // Folder labels of the training data: irish (A's window) and chorale (B's window), one window
+    // each, so v_chorale = μ_B − μ_A and A + 1.0·v_chorale = μ_B.
+    let attrs = f.root.join("attrs.json");
+    let o = musicvae(&[
+        "attributes",
+        "-m",
+        s(&f.model),
+        "--data",
+        s(&f.root.join("data")),
+        "-o",
+        s(&attrs),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("chorale") && out.contains("irish"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&attrs).expect("written")).expect("json");
+    assert_eq!(v["vectors"].as_array().map(|a| a.len()), Some(2));
+    let morph = f.root.join("morph.mid");
+    let o = musicvae(&[
+        "morph",
+        s(&f.a),
+        "-m",
+        s(&f.model),
+        "--attributes",
+        s(&attrs),
+        "--toward",
+        "chorale",
+        "--amount",
+        "1",
+        "--steps",
+        "3",
+        "-t",
+        "0",
+        "-o",
+        s(&morph),
+        "--png",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    // Phrases: 3 × 2 bars with a bar of rest between; the last is μ_A + v = μ_B, decoded ≈ B.
+    let seq = read_midi_file(&morph).expect("valid MIDI");
+    let tail = NoteSequence {
+        notes: seq
+            .notes
+            .iter()
+            .filter(|n| n.start_time >= 12.0 - 1e-9)
+            .map(|n| Note {
+                start_time: n.start_time - 12.0,
+                end_time: n.end_time - 12.0,
+                ..n.clone()
+            })
+            .collect(),
+        ..seq.clone()
+    };
+    let last = read_window_of(&tail, 32);
+    let same = last.tracks[0]
+        .iter()
+        .zip(&f.wb.tracks[0])
+        .filter(|(x, y)| x == y)
+        .count();
+    assert!(
+        same >= 28,
+        "A moved fully toward chorale matches B on {same}/32 steps\n{out}"
+    );
+    assert!(morph.with_extension("png").is_file());
+    // Away from chorale works too; an unknown genre lists the known ones.
+    assert!(musicvae(&[
+        "morph",
+        s(&f.a),
+        "-m",
+        s(&f.model),
+        "--attributes",
+        s(&attrs),
+        "--away-from",
+        "chorale",
+        "-o",
+        s(&f.root.join("away.mid"))
+    ])
+    .status
+    .success());
+    let (_, err) = text(&musicvae(&[
+        "morph",
+        s(&f.a),
+        "-m",
+        s(&f.model),
+        "--attributes",
+        s(&attrs),
+        "--toward",
+        "jazz",
+        "-o",
+        s(&f.root.join("x.mid")),
+    ]));
+    assert!(
+        err.contains("jazz") && err.contains("chorale, irish"),
+        "{err}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and one module per subcommand.
 
+mod attributes;
 mod backend;
 mod bench;
 mod data_arg;
@@ -8,6 +9,7 @@ mod encode;
 mod eval;
 mod inspect;
 mod interpolate;
+mod morph;
 mod output;
 mod prepare;
 mod progress;
@@ -51,6 +53,10 @@ pub enum Command {
     /// Evaluate models on the held-out split: teacher-forced and sampled accuracy (per bar), KL,
     /// and the interpolation check. Several --model give a comparison table.
     Eval(eval::EvalArgs),
+    /// Genre attribute vectors: mean latent code of each genre minus that of the rest.
+    Attributes(attributes::AttributesArgs),
+    /// Move a phrase toward (or away from) a genre along its attribute vector.
+    Morph(morph::MorphArgs),
     /// Benchmarks: training throughput, interpolation latency, prepare throughput, and the
     /// agreement case for the PyTorch reference (bench/pytorch).
     Bench(bench::BenchArgs),
@@ -71,6 +77,8 @@ pub fn main() -> ExitCode {
         Command::Reconstruct(a) => reconstruct::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Attributes(a) => attributes::run(a),
+        Command::Morph(a) => morph::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

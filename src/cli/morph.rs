@@ -1,0 +1,138 @@
+//! `musicvae morph FILE.mid --toward GENRE [--amount A] [--steps N]` (or `--away-from GENRE`):
+//! move a phrase along a genre's attribute vector and decode.
+
+use super::backend::{dispatch, ModelArgs, OnBackend};
+use super::output::{OutputArgs, Written};
+use anyhow::{bail, Context, Result};
+use burn::tensor::backend::Backend;
+use clap::Args;
+use musicvae::generate::attributes::{shift, Attributes};
+use musicvae::generate::output::{phrases_sequence, write_joined, Panel};
+use musicvae::generate::{pick_window, token_accuracy, Vae};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct MorphArgs {
+    /// A MIDI file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Move toward this genre (a label of the model's attributes.json).
+    #[arg(
+        long,
+        conflicts_with = "away_from",
+        required_unless_present = "away_from"
+    )]
+    pub toward: Option<String>,
+    /// Move away from this genre.
+    #[arg(long)]
+    pub away_from: Option<String>,
+    /// How far: z = μ ± amount · v_genre.
+    #[arg(long, short = 'a', default_value_t = 1.0)]
+    pub amount: f64,
+    /// Phrases from the original (0) to the full amount, ends included (1 = only the full amount).
+    #[arg(long, short = 'n', default_value_t = 3)]
+    pub steps: usize,
+    /// Attribute vectors file (default: attributes.json in the model folder).
+    #[arg(long)]
+    pub attributes: Option<PathBuf>,
+    /// Which window of the file.
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// Sampling temperature (0 = argmax; Magenta's default 0.5).
+    #[arg(long, short = 't', default_value_t = 0.5)]
+    pub temperature: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, short = 'o', default_value = "morph.mid")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl OnBackend for MorphArgs {
+    fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
+        let a = self;
+        if a.steps == 0 || a.steps > 64 {
+            bail!("--steps must be between 1 and 64, got {}", a.steps);
+        }
+        if !a.amount.is_finite() || a.amount.abs() > 100.0 {
+            bail!(
+                "--amount must be a number between -100 and 100, got {}",
+                a.amount
+            );
+        }
+        let dir = a.model.resolve()?;
+        let vae = Vae::<B>::load(&dir, device)
+            .with_context(|| format!("loading the model in {}", dir.display()))?;
+        let attrs = Attributes::load(
+            &a.attributes
+                .clone()
+                .unwrap_or_else(|| Attributes::path(&dir)),
+        )?;
+        let (genre, sign) = match (&a.toward, &a.away_from) {
+            (Some(g), _) => (g.clone(), 1.0),
+            (None, Some(g)) => (g.clone(), -1.0),
+            (None, None) => bail!("give --toward GENRE or --away-from GENRE"),
+        };
+        let v = attrs.get(&genre)?;
+        if v.vector.len() != vae.z_size() {
+            bail!("the attribute vectors were computed with another model ({}, z {}); run `musicvae attributes` for this one", attrs.model, v.vector.len());
+        }
+        let p = pick_window(&a.file, &vae.config.model.data, a.window)?;
+        let mu = vae.encode(std::slice::from_ref(&p.window))?.remove(0).mu;
+        let amounts: Vec<f64> = if a.steps == 1 {
+            vec![a.amount]
+        } else {
+            (0..a.steps)
+                .map(|i| a.amount * i as f64 / (a.steps - 1) as f64)
+                .collect()
+        };
+        let zs: Vec<Vec<f32>> = amounts
+            .iter()
+            .map(|&x| shift(&mu, &v.vector, sign * x))
+            .collect();
+        let phrases = vae.decode(&zs, a.temperature, a.seed)?;
+        println!("model: {}", vae.describe());
+        println!("{}: {}", a.file.display(), p.describe());
+        let dir_word = if sign > 0.0 { "toward" } else { "away from" };
+        for (x, w) in amounts.iter().zip(&phrases) {
+            println!(
+                "  {dir_word} {} × {x:.2}: {:.0}% of steps differ from the input",
+                v.label,
+                100.0 * (1.0 - token_accuracy(w, &p.window))
+            );
+        }
+        let kind = vae.kind();
+        write_joined(kind, &phrases, p.qpm, 1, &a.out)?;
+        let mut written = Written(vec![a.out.clone()]);
+        let mut panels = vec![Panel::input(p.window.clone(), "input")];
+        panels.extend(amounts.iter().zip(&phrases).map(|(x, w)| {
+            Panel::decoded(
+                w.clone(),
+                format!("{} {} x{x:.2}", if sign > 0.0 { "+" } else { "-" }, v.label),
+            )
+        }));
+        let title = format!(
+            "{} {dir_word} {} ({})",
+            a.file.display(),
+            v.label,
+            vae.config.model.name
+        );
+        a.output.finish(
+            kind,
+            &panels,
+            &title,
+            &a.out,
+            &phrases_sequence(kind, &phrases, p.qpm, 1),
+            &mut written,
+        )?;
+        written.print();
+        Ok(())
+    }
+}
+
+pub fn run(a: MorphArgs) -> Result<()> {
+    let kind = a.model.device;
+    dispatch(kind, a)
+}
