@@ -65,8 +65,14 @@ pub struct InterpolateBench {
     pub a: PathBuf,
     pub b: PathBuf,
     /// Model folder or name under models/.
-    #[arg(long, short = 'm')]
+    #[arg(long, short = 'm', conflicts_with = "config")]
     pub model: Option<PathBuf>,
+    /// Instead of a trained model: a freshly initialised model of this preset, saved to a
+    /// temporary folder and loaded from there (latency does not depend on the weights).
+    #[arg(long, short = 'c')]
+    pub config: Option<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     #[arg(long, short = 'n', default_value_t = 5)]
     pub steps: usize,
     /// Timed repetitions (each loads the model again).
@@ -249,7 +255,16 @@ struct InterpJob(InterpolateBench, Option<PathBuf>);
 impl OnBackend for InterpJob {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let (a, json) = (self.0, self.1);
-        let dir = resolve_model(a.model.as_deref(), DEFAULT_MODEL)?;
+        let tmp = std::env::temp_dir().join(format!("musicvae-bench-{}", std::process::id()));
+        let dir = match &a.config {
+            Some(name) => {
+                let c = config_with(name, &a.set, None)?;
+                let m = musicvae::model::MusicVae::<B>::new(&c.model, c.train.seed, device);
+                musicvae::train::checkpoint::save_model(&tmp, &m, &c)?;
+                tmp.clone()
+            }
+            None => resolve_model(a.model.as_deref(), DEFAULT_MODEL)?,
+        };
         let mut times = Vec::new();
         let mut name = String::new();
         for _ in 0..a.repeat.max(1) {
@@ -274,6 +289,9 @@ impl OnBackend for InterpJob {
             times.len(),
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
         );
+        if a.config.is_some() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
         append_json(
             &json,
             &serde_json::json!({"bench": "interpolate", "model": name, "dir": dir, "steps": a.steps, "median_s": median, "min_s": times[0], "runs": times.len()}),
