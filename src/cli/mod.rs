@@ -7,6 +7,7 @@ mod data_arg;
 mod decode;
 mod encode;
 mod eval;
+mod export;
 mod inspect;
 mod interpolate;
 mod morph;
@@ -57,6 +58,8 @@ pub enum Command {
     Attributes(attributes::AttributesArgs),
     /// Move a phrase toward (or away from) a genre along its attribute vector.
     Morph(morph::MorphArgs),
+    /// Copy a trained model (weights, config, attribute vectors) into a model folder, optionally f16.
+    Export(export::ExportArgs),
     /// Benchmarks: training throughput, interpolation latency, prepare throughput, and the
     /// agreement case for the PyTorch reference (bench/pytorch).
     Bench(bench::BenchArgs),
@@ -77,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Reconstruct(a) => reconstruct::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Export(a) => export::run(a),
         Command::Attributes(a) => attributes::run(a),
         Command::Morph(a) => morph::run(a),
     };

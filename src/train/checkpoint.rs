@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::io_util::write_atomic;
 use crate::model::{Config, MusicVae};
 use burn::module::Module;
-use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::record::{FullPrecisionSettings, HalfPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -38,6 +38,17 @@ pub fn model_bytes<B: Backend>(model: &MusicVae<B>) -> Result<Vec<u8>> {
 pub fn save_model<B: Backend>(dir: &Path, model: &MusicVae<B>, config: &Config) -> Result<()> {
     let cfg = serde_json::to_vec_pretty(config).map_err(|e| Error::Invalid(e.to_string()))?;
     write_atomic(&dir.join("model.mpk"), &model_bytes(model)?)?;
+    write_atomic(&dir.join("config.json"), &cfg)
+}
+
+/// Write `config.json` and `model.mpk` with the weights stored as f16 (half the size; for shipping).
+/// [`load_model`] reads both precisions.
+pub fn save_model_f16<B: Backend>(dir: &Path, model: &MusicVae<B>, config: &Config) -> Result<()> {
+    let cfg = serde_json::to_vec_pretty(config).map_err(|e| Error::Invalid(e.to_string()))?;
+    let bytes = NamedMpkBytesRecorder::<HalfPrecisionSettings>::default()
+        .record(model.clone().into_record(), ())
+        .map_err(|e| Error::Invalid(format!("cannot serialise the model: {e}")))?;
+    write_atomic(&dir.join("model.mpk"), &bytes)?;
     write_atomic(&dir.join("config.json"), &cfg)
 }
 
@@ -72,12 +83,15 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<(MusicVa
     let config = load_config(&cp)?;
     let bytes = std::fs::read(&mp).map_err(|e| Error::io(&mp, e))?;
     let fresh = MusicVae::<B>::new(&config.model, 0, device);
-    let record = recorder().load(bytes, device).map_err(|e| {
-        Error::bad_input(
-            &mp,
-            format!("cannot read the weights ({e}); does config.json match them?"),
-        )
-    })?;
+    let record = recorder()
+        .load(bytes.clone(), device)
+        .or_else(|_| NamedMpkBytesRecorder::<HalfPrecisionSettings>::default().load(bytes, device))
+        .map_err(|e| {
+            Error::bad_input(
+                &mp,
+                format!("cannot read the weights ({e}); does config.json match them?"),
+            )
+        })?;
     Ok((fresh.load_record(record), config))
 }
 
@@ -127,4 +141,35 @@ pub fn checkpoint_dir(run: &Path) -> Option<PathBuf> {
                 && d.join("model.mpk").is_file()
                 && d.join("optimizer.mpk").is_file()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::NdArray;
+
+    #[test]
+    fn f16_weights_load_and_stay_close() {
+        let cfg = Config::preset("tiny").unwrap();
+        let dev = Default::default();
+        let m = MusicVae::<NdArray<f32>>::new(&cfg.model, 3, &dev);
+        let (full, half) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        save_model(full.path(), &m, &cfg).unwrap();
+        save_model_f16(half.path(), &m, &cfg).unwrap();
+        let size = |d: &Path| std::fs::metadata(d.join("model.mpk")).unwrap().len();
+        assert!(
+            size(half.path()) * 10 < size(full.path()) * 6,
+            "f16 file is about half the size"
+        );
+        let (a, _) = load_model::<NdArray<f32>>(full.path(), &dev).unwrap();
+        let (b, _) = load_model::<NdArray<f32>>(half.path(), &dev).unwrap();
+        let wa: Vec<f32> = a.encoder.fwd[0].w_ih.val().into_data().to_vec().unwrap();
+        let wb: Vec<f32> = b.encoder.fwd[0].w_ih.val().into_data().to_vec().unwrap();
+        let max = wa
+            .iter()
+            .zip(&wb)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(max < 1e-3 && max > 0.0, "f16 rounding: {max}");
+    }
 }

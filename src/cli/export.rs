@@ -1,0 +1,47 @@
+//! `musicvae export RUN_DIR --out MODEL_DIR [--half]`: copy a trained model (weights + resolved
+//! config, and attribute vectors if present) into a model folder, optionally with f16 weights.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use musicvae::generate::attributes::Attributes;
+use musicvae::train::checkpoint::{load_model, save_model, save_model_f16};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// A training run folder (or model folder).
+    pub run: PathBuf,
+    /// Destination folder (created).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Store the weights as f16 (half the size).
+    #[arg(long)]
+    pub half: bool,
+}
+
+pub fn run(a: ExportArgs) -> Result<()> {
+    let device = Default::default();
+    let (model, config) = load_model::<super::backend::CpuBackend>(&a.run, &device)
+        .with_context(|| format!("loading the model in {}", a.run.display()))?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    if a.half {
+        save_model_f16(&a.out, &model, &config)?;
+    } else {
+        save_model(&a.out, &model, &config)?;
+    }
+    let attrs = Attributes::path(&a.run);
+    if attrs.is_file() {
+        Attributes::load(&attrs)?.save(&Attributes::path(&a.out))?;
+    }
+    let size = std::fs::metadata(a.out.join("model.mpk")).map(|m| m.len()).unwrap_or(0);
+    use burn::module::Module;
+    println!(
+        "exported {} ({} parameters, {} weights, {:.1} MiB) to {}",
+        config.model.name,
+        model.num_params(),
+        if a.half { "f16" } else { "f32" },
+        size as f64 / (1024.0 * 1024.0),
+        a.out.display()
+    );
+    Ok(())
+}
