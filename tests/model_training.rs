@@ -70,7 +70,7 @@ fn tiny_flat_overfits_16_real_2bar_windows() {
 
 #[test]
 fn tiny_hierarchical_overfits_16_real_4bar_windows() {
-    let acc = overfit("tiny-hier", 600);
+    let acc = overfit("tiny-hier", 500);
     assert!(acc >= 0.99, "teacher-forced accuracy {acc}");
 }
 
@@ -193,9 +193,16 @@ fn stop_and_resume_reproduces_the_uninterrupted_curve() {
     let (la, lb) = (losses(a.path()), losses(b.path()));
     assert_eq!(la.len(), 24);
     assert_eq!(la.len(), lb.len());
+    // Not bitwise: burn's autodiff adds up the gradient contributions of a tensor used
+    // in several places in an order that changes from run to run (two uninterrupted runs
+    // already differ in the 7th significant digit after one step, with any thread count),
+    // and lr 1e-2 amplifies that over 24 steps. A resume that lost the optimizer state,
+    // the RNG state or the data position moves the curve by whole percents, so a relative
+    // tolerance of 1e-3 still tells a faithful resume from a broken one.
     for ((sa, xa), (sb, xb)) in la.iter().zip(&lb) {
         assert_eq!(sa, sb);
-        assert!((xa - xb).abs() < 1e-4, "step {sa}: {xa} vs {xb}");
+        let rel = (xa - xb).abs() / xa.abs().max(1.0);
+        assert!(rel < 1e-3, "step {sa}: {xa} vs {xb} (relative {rel:.2e})");
     }
     // Without --resume a run folder with a checkpoint is refused (nothing is overwritten).
     assert!(train::<AB>(

@@ -33,7 +33,9 @@ pub fn run(a: ExportArgs) -> Result<()> {
     if attrs.is_file() {
         Attributes::load(&attrs)?.save(&Attributes::path(&a.out))?;
     }
-    let size = std::fs::metadata(a.out.join("model.mpk")).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(a.out.join("model.mpk"))
+        .map(|m| m.len())
+        .unwrap_or(0);
     use burn::module::Module;
     println!(
         "exported {} ({} parameters, {} weights, {:.1} MiB) to {}",

@@ -270,7 +270,7 @@ impl Config {
                     ConverterConfig::melody(4, Some((0, 31))),
                     16,
                     &[64],
-                    &[64],
+                    &[128],
                     Some([4, 16]),
                     0.0,
                     0.05,
