@@ -18,8 +18,12 @@ pub fn play(audio: &Audio, stop: &AtomicBool, on_tick: &mut dyn FnMut(f64)) -> R
             "cannot play audio with no channels or sample rate".into(),
         ));
     };
-    let mut sink = rodio::DeviceSinkBuilder::open_default_sink()
-        .map_err(|e| Error::Invalid(format!("cannot open the default audio output: {e}")))?;
+    let mut sink = rodio::DeviceSinkBuilder::open_default_sink().map_err(|e| {
+        Error::Invalid(format!(
+            "cannot open the default audio output ({e}); without a sound device, write a WAV \
+                 file instead: musicvae render FILE.mid -o FILE.wav"
+        ))
+    })?;
     sink.log_on_drop(false);
     let player = rodio::Player::connect_new(sink.mixer());
     player.append(rodio::buffer::SamplesBuffer::new(

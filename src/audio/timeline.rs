@@ -11,6 +11,8 @@ pub struct BarClock {
     /// (start seconds, quarters elapsed at that time, qpm) of each tempo segment.
     segments: Vec<(f64, f64, f64)>,
     quarters_per_bar: f64,
+    /// Bars of music (the sequence's `total_time`; releases ringing on do not start a new bar).
+    total_bars: usize,
 }
 
 impl BarClock {
@@ -40,10 +42,18 @@ impl BarClock {
             .filter(|ts| ts.numerator > 0 && ts.denominator > 0)
             .map(|ts| ts.numerator as f64 * 4.0 / ts.denominator as f64)
             .unwrap_or(4.0);
-        BarClock {
+        let mut clock = BarClock {
             segments,
             quarters_per_bar,
-        }
+            total_bars: 1,
+        };
+        clock.total_bars = clock.bars_in(seq.total_time);
+        clock
+    }
+
+    /// Bars of music in the sequence (at least 1).
+    pub fn total_bars(&self) -> usize {
+        self.total_bars
     }
 
     /// Quarter notes elapsed at `seconds`.
@@ -78,12 +88,13 @@ pub fn format_time(seconds: f64) -> String {
     format!("{}:{:04.1}", m as u64, s - 60.0 * m)
 }
 
-/// The progress line: `0:12.3 / 0:45.0  bar 7/23` (no bar for a WAV file).
+/// The progress line: `0:12.3 / 0:45.0  bar 7/23` (no bar for a WAV file). The bar stays at the
+/// last bar while the final notes ring out.
 pub fn progress_line(position: f64, length: f64, clock: Option<&BarClock>) -> String {
     let pos = position.clamp(0.0, length.max(0.0));
     let mut s = format!("{} / {}", format_time(pos), format_time(length));
     if let Some(c) = clock {
-        let total = c.bars_in(length);
+        let total = c.total_bars();
         s.push_str(&format!("  bar {}/{}", c.bar_at(pos).min(total), total));
     }
     s
@@ -97,6 +108,7 @@ mod tests {
     #[test]
     fn bars_follow_the_tempo_map() {
         let seq = NoteSequence {
+            total_time: 8.0,
             tempos: vec![
                 Tempo {
                     time: 0.0,
