@@ -95,14 +95,24 @@ pub fn run(a: RenderArgs) -> Result<()> {
         musicvae::plot::spectrogram(&r.audio.mono(), r.audio.sample_rate, &title, 1200, 420)
             .save_png(png)?;
     }
-    let limiter = if r.limiter.limited_frames == 0 {
-        "limiter idle".to_string()
-    } else {
-        format!(
-            "limiter: up to {:.1} dB on {:.1}% of the audio",
+    let mut level = Vec::new();
+    if r.limiter.headroom_db > 0.0 {
+        level.push(format!(
+            "turned down {:.1} dB for headroom",
+            r.limiter.headroom_db
+        ));
+    }
+    if r.limiter.limited_frames > 0 {
+        level.push(format!(
+            "limiter up to {:.1} dB on {:.1}% of the audio",
             r.limiter.max_reduction_db,
             100.0 * r.limiter.limited_frames as f64 / r.audio.frames().max(1) as f64
-        )
+        ));
+    }
+    let limiter = if level.is_empty() {
+        "no limiting needed".to_string()
+    } else {
+        level.join(", ")
     };
     println!(
         "wrote {}: {:.1} s, {} Hz stereo 16-bit, {}; peak {:.1} dBFS, RMS {:.1} dBFS, {limiter}",
