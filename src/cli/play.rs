@@ -28,9 +28,34 @@ fn is_wav(path: &Path) -> Result<bool> {
     Ok(n == 4 && &magic == b"RIFF")
 }
 
+/// [`PLAYBACK_HINT`] with the user's file in the suggested command.
+fn hint_for(file: &Path) -> String {
+    let wav_input = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+    if wav_input {
+        let (head, _) = PLAYBACK_HINT
+            .split_once(" Or render")
+            .unwrap_or((PLAYBACK_HINT, ""));
+        format!(
+            "{head} Or open {} in any audio player (e.g. `aplay`)",
+            file.display()
+        )
+    } else {
+        PLAYBACK_HINT.replace(
+            "FILE.mid -o FILE.wav",
+            &format!(
+                "{} -o {}",
+                file.display(),
+                file.with_extension("wav").display()
+            ),
+        )
+    }
+}
+
 pub fn run(a: PlayArgs) -> Result<()> {
     if !PLAYBACK_AVAILABLE {
-        anyhow::bail!("{PLAYBACK_HINT}");
+        anyhow::bail!("{}", hint_for(&a.file));
     }
     if play(a)? == PlayOutcome::Stopped {
         // Everything is dropped and the device closed; 130 = interrupted by Ctrl-C.
@@ -69,4 +94,24 @@ fn play(a: PlayArgs) -> Result<PlayOutcome> {
         eprintln!("stopped");
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hint_names_the_file() {
+        let h = hint_for(Path::new("out/tune.mid"));
+        assert!(
+            h.contains("musicvae render out/tune.mid -o out/tune.wav"),
+            "{h}"
+        );
+        assert!(h.contains("--features playback"), "{h}");
+        let h = hint_for(Path::new("a.WAV"));
+        assert!(
+            h.contains("open a.WAV in any audio player") && !h.contains("render"),
+            "{h}"
+        );
+    }
 }
