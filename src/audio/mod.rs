@@ -32,7 +32,8 @@ use crate::error::{Error, Result};
 use crate::music::{read_midi_file, NoteSequence};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Default output sample rate.
 pub const DEFAULT_SAMPLE_RATE: u32 = 44_100;
@@ -350,4 +351,14 @@ pub fn play_sequence(
     let r = render_sequence(seq, opts)?;
     let clock = BarClock::from_sequence(seq);
     play_with_progress(&r.audio, Some(&clock), stop)
+}
+
+/// [`play_sequence`] that Ctrl-C stops: installs a Ctrl-C handler for the process (if none is
+/// installed yet; the `ctrlc` crate allows one) and plays. On [`PlayOutcome::Stopped`] the caller
+/// should exit with code 130 after its own cleanup.
+pub fn play_sequence_until_ctrl_c(seq: &NoteSequence, opts: &RenderOptions) -> Result<PlayOutcome> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
+    play_sequence(seq, opts, &stop)
 }
