@@ -4,6 +4,7 @@
 //! (converters, corpus, cache), [`model`], [`train`], [`generate`], [`audio`], [`classifier`];
 //! the binary's command line lives in `cli/`.
 
+pub mod audio;
 pub mod bench;
 pub mod data;
 pub mod error;

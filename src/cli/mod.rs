@@ -12,9 +12,11 @@ mod inspect;
 mod interpolate;
 mod morph;
 mod output;
+mod play;
 mod prepare;
 mod progress;
 mod reconstruct;
+mod render;
 mod sample;
 mod train;
 
@@ -65,6 +67,11 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Train a MusicVAE on a folder of MIDI files or a prepared cache (CPU, or GPU with --features cuda).
     Train(train::TrainArgs),
+    /// Render a MIDI file to a 16-bit WAV: with a SoundFont (--soundfont, or a General MIDI one
+    /// installed on the system) or the built-in synthesizer.
+    Render(render::RenderArgs),
+    /// Play a MIDI or WAV file in real time with a progress line (needs the `playback` feature).
+    Play(play::PlayArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -83,6 +90,8 @@ pub fn main() -> ExitCode {
         Command::Export(a) => export::run(a),
         Command::Attributes(a) => attributes::run(a),
         Command::Morph(a) => morph::run(a),
+        Command::Render(a) => render::run(a),
+        Command::Play(a) => play::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
