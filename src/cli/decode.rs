@@ -106,12 +106,12 @@ impl OnBackend for DecodeArgs {
             phrases.len(),
             vae.describe()
         );
-        written.print();
         Ok(())
     }
 }
 
 pub fn run(a: DecodeArgs) -> Result<()> {
+    a.output.check()?;
     let kind = a.model.device;
     dispatch(kind, a)
 }

@@ -140,7 +140,6 @@ impl OnBackend for InterpolateArgs {
         );
         a.output
             .finish(kind, &panels, &title, &a.out, &seq, &mut written)?;
-        written.print();
         Ok(())
     }
 }
@@ -152,6 +151,7 @@ fn file_name(p: &std::path::Path) -> String {
 }
 
 pub fn run(a: InterpolateArgs) -> Result<()> {
+    a.output.check()?;
     let kind = a.model.device;
     dispatch(kind, a)
 }

@@ -127,12 +127,12 @@ impl OnBackend for MorphArgs {
             &phrases_sequence(kind, &phrases, p.qpm, 1),
             &mut written,
         )?;
-        written.print();
         Ok(())
     }
 }
 
 pub fn run(a: MorphArgs) -> Result<()> {
+    a.output.check()?;
     let kind = a.model.device;
     dispatch(kind, a)
 }

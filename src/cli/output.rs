@@ -1,18 +1,30 @@
-//! Output options shared by the generating commands (`--png`; pictures beside the MIDI output)
-//! and the list of files written, printed at the end.
+//! Output options shared by the generating commands: `--png` (a piano roll beside the MIDI
+//! output), `--wav FILE` (the output rendered to audio), `--play` (heard at once), and the list of
+//! files written, printed at the end.
 
-use anyhow::{Context, Result};
+use super::render::SynthArgs;
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use musicvae::data::converter::DataKind;
 use musicvae::generate::output::Panel;
 use musicvae::music::note_sequence::NoteSequence;
 use std::path::{Path, PathBuf};
 
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
     /// Also write a piano-roll picture of the phrases (OUT.png beside the MIDI output).
     #[arg(long)]
     pub png: bool,
+    /// Also render the output to this 16-bit WAV file (a General MIDI SoundFont if one is
+    /// installed, otherwise the built-in synthesizer; see `musicvae render`).
+    #[arg(long, value_name = "FILE.wav")]
+    pub wav: Option<PathBuf>,
+    /// Play the output once it is written (needs a musicvae built with `--features playback`);
+    /// Ctrl-C stops.
+    #[arg(long)]
+    pub play: bool,
+    #[command(flatten)]
+    pub synth: SynthArgs,
 }
 
 /// Files written by a command, printed at the end.
@@ -31,15 +43,34 @@ impl Written {
 }
 
 impl OutputArgs {
-    /// Write the extra outputs for `phrases` (whose MIDI went to `out`); `seq` is the whole
-    /// output as one note sequence.
+    /// Refuse at once what cannot be done at the end (so no model work is wasted): `--play` in a
+    /// build without the `playback` feature, a `--wav` path that is not a .wav file.
+    pub fn check(&self) -> Result<()> {
+        if self.play && !musicvae::audio::PLAYBACK_AVAILABLE {
+            let hint = musicvae::audio::PLAYBACK_HINT;
+            let (head, _) = hint.split_once(" Or render").unwrap_or((hint, ""));
+            bail!(
+                "--play: {head} Or write the audio with --wav FILE.wav and open it in any player."
+            );
+        }
+        if let Some(w) = &self.wav {
+            if !w.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
+                bail!("--wav {}: the file name must end in .wav", w.display());
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the extra outputs for `panels` (whose MIDI went to `out`), print every file
+    /// written, then play the output if asked; `seq` is the whole output as one note sequence.
+    /// Ctrl-C during `--play` ends the process with code 130 once everything is written.
     pub fn finish(
         &self,
         kind: DataKind,
         panels: &[Panel],
         title: &str,
         out: &Path,
-        _seq: &NoteSequence,
+        seq: &NoteSequence,
         written: &mut Written,
     ) -> Result<()> {
         if self.png {
@@ -47,6 +78,24 @@ impl OutputArgs {
             musicvae::generate::output::write_png(kind, panels, title, &png)
                 .with_context(|| format!("writing the picture {}", png.display()))?;
             written.push(png);
+        }
+        if let Some(wav) = &self.wav {
+            let r = musicvae::audio::render_sequence_to_wav(seq, wav, &self.synth.options())
+                .with_context(|| format!("rendering the output to {}", wav.display()))?;
+            eprintln!(
+                "rendered {:.1} s of audio with the {} (peak {:.1} dBFS)",
+                r.seconds, r.engine, r.peak_dbfs
+            );
+            written.push(wav.clone());
+        }
+        written.print();
+        if self.play {
+            let outcome = musicvae::audio::play_sequence_until_ctrl_c(seq, &self.synth.options())
+                .context("playing the output")?;
+            if outcome == musicvae::audio::PlayOutcome::Stopped {
+                eprintln!("stopped");
+                std::process::exit(130);
+            }
         }
         Ok(())
     }

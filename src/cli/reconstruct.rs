@@ -89,15 +89,17 @@ impl OnBackend for ReconstructArgs {
                 &phrases_sequence(kind, &phrases, p.qpm, 1),
                 &mut written,
             )?;
-            written.print();
-        } else if a.output.png {
-            anyhow::bail!("--png needs --out (the picture is written beside the MIDI file)");
+        } else if a.output.png || a.output.wav.is_some() || a.output.play {
+            anyhow::bail!(
+                "--png, --wav and --play need --out (they show the MIDI file written there)"
+            );
         }
         Ok(())
     }
 }
 
 pub fn run(a: ReconstructArgs) -> Result<()> {
+    a.output.check()?;
     let kind = a.model.device;
     dispatch(kind, a)
 }

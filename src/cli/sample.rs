@@ -98,12 +98,12 @@ impl OnBackend for SampleArgs {
             &seq,
             &mut written,
         )?;
-        written.print();
         Ok(())
     }
 }
 
 pub fn run(a: SampleArgs) -> Result<()> {
+    a.output.check()?;
     let kind = a.model.device;
     dispatch(kind, a)
 }
