@@ -223,10 +223,34 @@ fn sample_writes_n_files_and_is_reproducible() {
         "--seed",
         "7",
         "--png",
+        "--wav",
+        s(&out.join("samples.wav")),
+        "--builtin",
         "-o",
         s(&out),
     ]);
     assert!(o.status.success(), "{:?}", text(&o));
+    // The WAV holds the four phrases one after another: 4 × 2 bars + 3 bars of rest at 120 qpm
+    // is 22 s, plus the release of the last note or a closing bar of rest; and it is not silent.
+    let wav = hound::WavReader::open(out.join("samples.wav")).expect("a readable WAV");
+    let spec = wav.spec();
+    assert_eq!(spec.bits_per_sample, 16);
+    let secs = wav.duration() as f64 / spec.sample_rate as f64;
+    assert!((22.0..=24.5).contains(&secs), "{secs} s");
+    let samples: Vec<i16> = wav.into_samples().map(|x| x.expect("sample")).collect();
+    let rms = (samples.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / samples.len() as f64)
+        .sqrt()
+        / 32768.0;
+    assert!(20.0 * rms.log10() > -40.0, "rms {rms}");
+    assert!(text(&o).0.contains("samples.wav"), "{:?}", text(&o));
+    // --play in a build without the `playback` feature is refused before any work is done.
+    if !musicvae::audio::PLAYBACK_AVAILABLE {
+        let nothing = f.root.join("not_written");
+        let o = musicvae(&["sample", "-m", s(&f.model), "--play", "-o", s(&nothing)]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o).1.contains("--features playback"), "{:?}", text(&o));
+        assert!(!nothing.exists());
+    }
     let files: Vec<Window> = (0..4)
         .map(|i| read_window(&out.join(format!("sample_{i:02}.mid")), 32))
         .collect();
