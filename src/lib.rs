@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod bench;
+pub mod classifier;
 pub mod data;
 pub mod error;
 pub mod generate;

@@ -3,6 +3,7 @@
 mod attributes;
 mod backend;
 mod bench;
+mod classify;
 mod data_arg;
 mod decode;
 mod encode;
@@ -19,6 +20,7 @@ mod reconstruct;
 mod render;
 mod sample;
 mod train;
+mod train_classifier;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -72,6 +74,11 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Play a MIDI or WAV file in real time with a progress line (needs the `playback` feature).
     Play(play::PlayArgs),
+    /// Train a genre classifier (MobileNetV3-Small/-Large with squeeze-and-excitation, or a ResNet)
+    /// on melody piano-roll windows of a folder with one sub-folder per genre.
+    TrainClassifier(train_classifier::TrainClassifierArgs),
+    /// Genre probabilities of every melody window of a MIDI file and of the whole file.
+    Classify(classify::ClassifyArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -92,6 +99,8 @@ pub fn main() -> ExitCode {
         Command::Morph(a) => morph::run(a),
         Command::Render(a) => render::run(a),
         Command::Play(a) => play::run(a),
+        Command::TrainClassifier(a) => train_classifier::run(a),
+        Command::Classify(a) => classify::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

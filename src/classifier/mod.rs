@@ -1,0 +1,34 @@
+//! Genre classifier over melody piano rolls: MobileNetV3-Small/-Large (squeeze-and-excitation,
+//! h-swish) per the paper's tables, a ResNet of basic blocks, and the ENAS factorized reduction in
+//! place of strided downsampling (`--arch …-fr`).
+//!
+//! The input is a melody window exactly as the VAE reads and writes it (90-class tokens, one
+//! track), rendered as a binary piano roll `[channels, 88 pitches, 16·bars steps]`, so the
+//! classifier can judge phrases decoded by the VAE.
+//!
+//! Other code calls [`GenreClassifier`]: `load(dir, device)`, `labels()`, `window_steps()`,
+//! `predict_windows(&[Window])` (probabilities per window), `log_probs_windows`, `predict_file(path)`
+//! and [`aggregate`] (file-level distribution from window log-probabilities).
+
+pub mod activation;
+pub mod config;
+pub mod conv_bn;
+pub mod conv_ops;
+pub mod data;
+pub mod eval;
+pub mod factorized_reduction;
+pub mod inverted_residual;
+pub mod mobilenetv3;
+pub mod model;
+pub mod pianoroll;
+pub mod predict;
+pub mod resnet;
+pub mod squeeze_excite;
+pub mod train;
+
+pub use config::{Arch, ClassifierConfig, Reduction};
+pub use data::ClassifierData;
+pub use eval::{aggregate, Evaluation};
+pub use model::ClassifierNet;
+pub use predict::{CpuGenreClassifier, FilePrediction, GenreClassifier, WindowPrediction};
+pub use train::{train_classifier, ClassifierObserver, TrainOutcome};

@@ -1,0 +1,191 @@
+//! A trained classifier on disk (`model.mpk` + `config.json` with the labels) and prediction:
+//! per-window genre probabilities and a whole-file distribution (softmax of the mean
+//! log-probability over the file's windows).
+
+use super::config::ClassifierConfig;
+use super::eval::{aggregate, argmax, log_probs};
+use super::model::ClassifierNet;
+use super::pianoroll::RollSpec;
+use crate::data::converter::{extract, ConverterConfig, Window, WindowOrigin};
+use crate::error::{Error, Result};
+use crate::io_util::write_atomic;
+use crate::music::melody::MELODY_CLASSES;
+use crate::music::note_sequence::NoteSequence;
+use crate::music::read_midi_file;
+use crate::train::checkpoint::recorder;
+use burn::module::Module;
+use burn::record::Recorder;
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const MODEL_FILE: &str = "model.mpk";
+pub const CONFIG_FILE: &str = "config.json";
+
+/// Write `model.mpk` and `config.json` (with the label list) into `dir`, each atomically.
+pub fn save_classifier<B: Backend>(
+    dir: &Path,
+    net: &ClassifierNet<B>,
+    cfg: &ClassifierConfig,
+) -> Result<()> {
+    let bytes = recorder()
+        .record(net.clone().into_record(), ())
+        .map_err(|e| Error::Invalid(format!("cannot serialise the classifier: {e}")))?;
+    write_atomic(&dir.join(MODEL_FILE), &bytes)?;
+    cfg.save(&dir.join(CONFIG_FILE))
+}
+
+/// Probabilities of one window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowPrediction {
+    pub origin: WindowOrigin,
+    pub probs: Vec<f32>,
+}
+
+/// Per-window and whole-file probabilities of a MIDI file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FilePrediction {
+    pub labels: Vec<String>,
+    pub windows: Vec<WindowPrediction>,
+    /// Softmax of the mean log-probability over the windows.
+    pub file: Vec<f32>,
+    pub predicted: String,
+}
+
+/// A loaded classifier, ready to predict (on an inner, non-autodiff backend).
+#[derive(Debug)]
+pub struct GenreClassifier<B: Backend> {
+    net: ClassifierNet<B>,
+    config: ClassifierConfig,
+    spec: RollSpec,
+    device: B::Device,
+}
+
+/// The classifier on the CPU backend.
+pub type CpuGenreClassifier = GenreClassifier<burn::backend::NdArray<f32>>;
+
+impl<B: Backend> GenreClassifier<B> {
+    /// Load `dir/model.mpk` + `dir/config.json`.
+    pub fn load(dir: &Path, device: &B::Device) -> Result<Self> {
+        let (mp, cp) = (dir.join(MODEL_FILE), dir.join(CONFIG_FILE));
+        if !mp.is_file() || !cp.is_file() {
+            return Err(Error::bad_input(
+                dir,
+                format!("no classifier here (expected {MODEL_FILE} and {CONFIG_FILE}; train one with `musicvae train-classifier`)"),
+            ));
+        }
+        let config = ClassifierConfig::load(&cp)?;
+        let bytes = std::fs::read(&mp).map_err(|e| Error::io(&mp, e))?;
+        let fresh = ClassifierNet::<B>::new(&config, config.labels.len(), device);
+        let record = recorder().load(bytes, device).map_err(|e| {
+            Error::bad_input(
+                &mp,
+                format!("cannot read the weights ({e}); does config.json match them?"),
+            )
+        })?;
+        let net = fresh.load_record(record);
+        Ok(Self::from_parts(net, config, device))
+    }
+
+    /// Wrap a network (e.g. `trained.valid()`) and its config.
+    pub fn from_parts(net: ClassifierNet<B>, config: ClassifierConfig, device: &B::Device) -> Self {
+        GenreClassifier {
+            spec: RollSpec::of(&config),
+            net,
+            config,
+            device: device.clone(),
+        }
+    }
+
+    pub fn config(&self) -> &ClassifierConfig {
+        &self.config
+    }
+    pub fn net(&self) -> &ClassifierNet<B> {
+        &self.net
+    }
+    /// Class names, in the order of every probability vector.
+    pub fn labels(&self) -> &[String] {
+        &self.config.labels
+    }
+    pub fn label_index(&self, name: &str) -> Option<usize> {
+        self.config.labels.iter().position(|l| l == name)
+    }
+    /// Steps a window must have (16 per bar).
+    pub fn window_steps(&self) -> usize {
+        self.config.steps()
+    }
+
+    fn check(&self, windows: &[Window]) -> Result<()> {
+        let steps = self.window_steps();
+        for (i, w) in windows.iter().enumerate() {
+            let t = w
+                .tracks
+                .first()
+                .ok_or_else(|| Error::Invalid(format!("window {i} has no melody track")))?;
+            if t.len() != steps {
+                return Err(Error::Invalid(format!(
+                    "window {i} has {} steps; this classifier reads {}-bar windows ({steps} steps)",
+                    t.len(),
+                    self.config.bars
+                )));
+            }
+            if let Some(&bad) = t.iter().find(|&&x| x as usize >= MELODY_CLASSES) {
+                return Err(Error::Invalid(format!(
+                    "window {i} holds token {bad}, not a melody token (0..{MELODY_CLASSES})"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Natural-log probabilities `[windows][labels]` of melody windows (track 0 is read).
+    pub fn log_probs_windows(&self, windows: &[Window]) -> Result<Vec<Vec<f32>>> {
+        self.check(windows)?;
+        let refs: Vec<&Window> = windows.iter().collect();
+        Ok(log_probs(&self.net, &self.spec, &refs, &self.device))
+    }
+
+    /// Genre probabilities `[windows][labels]` of melody windows of exactly `window_steps()` steps.
+    pub fn predict_windows(&self, windows: &[Window]) -> Result<Vec<Vec<f32>>> {
+        Ok(self
+            .log_probs_windows(windows)?
+            .into_iter()
+            .map(|r| r.into_iter().map(f32::exp).collect())
+            .collect())
+    }
+
+    /// Every melody window of a note sequence (deduplicated, as training saw them) and the
+    /// whole-sequence distribution. No usable window → an error that says why.
+    pub fn predict_sequence(&self, seq: &NoteSequence) -> Result<FilePrediction> {
+        let ex = extract(seq, &ConverterConfig::melody(self.config.bars, None));
+        if ex.windows.is_empty() {
+            return Err(Error::Invalid(ex.why_none.unwrap_or_else(|| {
+                format!("no {}-bar melody window", self.config.bars)
+            })));
+        }
+        let lp = self.log_probs_windows(&ex.windows)?;
+        let file = aggregate(&lp);
+        let predicted = self.config.labels[argmax(&file)].clone();
+        Ok(FilePrediction {
+            labels: self.config.labels.clone(),
+            windows: ex
+                .origins
+                .into_iter()
+                .zip(lp)
+                .map(|(origin, r)| WindowPrediction {
+                    origin,
+                    probs: r.into_iter().map(f32::exp).collect(),
+                })
+                .collect(),
+            file,
+            predicted,
+        })
+    }
+
+    /// [`predict_sequence`](Self::predict_sequence) of a MIDI file.
+    pub fn predict_file(&self, path: &Path) -> Result<FilePrediction> {
+        let seq = read_midi_file(path)?;
+        self.predict_sequence(&seq)
+            .map_err(|e| Error::bad_input(path, e.to_string()))
+    }
+}

@@ -1,0 +1,302 @@
+//! `musicvae train-classifier --data DIR --arch mobilenetv3-small --out DIR [--bars 2] …`.
+
+use super::progress::bar;
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use indicatif::ProgressBar;
+use musicvae::classifier::config::ARCH_NAMES;
+use musicvae::classifier::eval::confusion_table;
+use musicvae::classifier::train::{EpochReport, StepInfo};
+use musicvae::classifier::{
+    train_classifier, Arch, ClassifierConfig, ClassifierData, ClassifierObserver, Reduction,
+};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PitchRange {
+    /// The 88 piano keys 21..=108 (every melody token's pitch).
+    Piano,
+    /// All 128 MIDI pitches.
+    Midi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReductionArg {
+    Strided,
+    Factorized,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainClassifierArgs {
+    /// A folder of MIDI files with one sub-folder per genre (the labels), or a cache written by
+    /// `musicvae prepare DIR --config mel_<bars>bar --out CACHE` (faster for repeated runs).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Network: mobilenetv3-small, mobilenetv3-large, resnet; add `-fr` for the ENAS factorized
+    /// reduction in place of strided downsampling (e.g. resnet-fr).
+    #[arg(long, default_value = "mobilenetv3-small")]
+    pub arch: String,
+    /// Where to write model.mpk, config.json (with the labels), metrics.jsonl, report.json and the
+    /// confusion matrices (confusion.png, confusion_files.png).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Window length in bars: 2 (the 2-bar VAE's phrases), 4, 16 (the hierarchical VAE's), …
+    #[arg(long, default_value_t = 2)]
+    pub bars: usize,
+    /// Override the downsampling (same as the `-fr` suffix of --arch).
+    #[arg(long, value_enum)]
+    pub reduction: Option<ReductionArg>,
+    /// Width multiplier (default 1.0 for MobileNetV3, 0.5 for the ResNet).
+    #[arg(long)]
+    pub width: Option<f64>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Class-balanced batches per epoch.
+    #[arg(long)]
+    pub steps_per_epoch: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Peak learning rate (AdamW, warm-up then cosine decay).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    #[arg(long)]
+    pub warmup_steps: Option<usize>,
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    #[arg(long)]
+    pub bn_momentum: Option<f64>,
+    #[arg(long)]
+    pub label_smoothing: Option<f64>,
+    /// Random transposition of training windows by up to ±K semitones (0 = off; default 5).
+    #[arg(long, value_name = "K")]
+    pub transpose: Option<u8>,
+    /// Seed of initialisation, sampling and augmentation (default 7).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Seed of the stratified file-level split (default 42).
+    #[arg(long)]
+    pub split_seed: Option<u64>,
+    /// Fraction of each label's files held out (default 0.1).
+    #[arg(long)]
+    pub held_out: Option<f64>,
+    /// Held-out windows per file evaluated after each epoch (0 = all; the final evaluation uses all).
+    #[arg(long)]
+    pub eval_windows_per_file: Option<usize>,
+    /// Pitch rows of the roll.
+    #[arg(long, value_enum, default_value_t = PitchRange::Piano)]
+    pub pitch_range: PitchRange,
+    /// Leave out the onset channel (sounding notes only).
+    #[arg(long)]
+    pub no_onset: bool,
+}
+
+impl TrainClassifierArgs {
+    fn config(&self) -> Result<ClassifierConfig> {
+        let (arch, mut red) = Arch::parse(&self.arch)?;
+        if let Some(r) = self.reduction {
+            red = match r {
+                ReductionArg::Strided => Reduction::Strided,
+                ReductionArg::Factorized => Reduction::Factorized,
+            };
+        }
+        let mut c = ClassifierConfig::new(arch, red, self.bars);
+        macro_rules! set {
+            ($($f:ident => $g:ident),*) => { $( if let Some(v) = self.$f { c.$g = v; } )* };
+        }
+        set!(width => width, epochs => epochs, steps_per_epoch => steps_per_epoch,
+             batch_size => batch_size, lr => learning_rate, weight_decay => weight_decay,
+             warmup_steps => warmup_steps, dropout => dropout, bn_momentum => bn_momentum,
+             label_smoothing => label_smoothing, transpose => transpose, seed => seed,
+             split_seed => split_seed, held_out => held_out_fraction,
+             eval_windows_per_file => eval_windows_per_file);
+        if self.pitch_range == PitchRange::Midi {
+            c.pitch_min = 0;
+            c.pitch_max = 127;
+        }
+        c.onset_channel = !self.no_onset;
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+struct Progress {
+    pb: ProgressBar,
+    epochs: usize,
+}
+
+impl ClassifierObserver for Progress {
+    fn on_start(&mut self, total: u64) {
+        self.pb.set_length(total);
+    }
+    fn on_step(&mut self, s: &StepInfo) {
+        self.pb.set_position(s.step);
+        self.pb.set_message(format!(
+            "epoch {} loss {:.3} acc {:.3} lr {:.1e} {:.0} win/s",
+            s.epoch, s.loss, s.accuracy, s.lr, s.windows_per_sec
+        ));
+    }
+    fn on_epoch(&mut self, e: &EpochReport) {
+        let held = match &e.held_out {
+            Some(h) => format!(
+                "held-out windows {:.4} (balanced {:.4}), files {:.4} (balanced {:.4}), loss {:.3}",
+                h.window_accuracy,
+                h.window_balanced_accuracy,
+                h.file_accuracy,
+                h.file_balanced_accuracy,
+                h.loss
+            ),
+            None => "no held-out files".to_string(),
+        };
+        let line = format!(
+            "epoch {}/{}: train loss {:.3} acc {:.4} | {held} | {:.0} s ({:.1} windows/s training, eval {:.0} s)",
+            e.epoch,
+            self.epochs,
+            e.train_loss,
+            e.train_accuracy,
+            e.secs,
+            e.train_windows_per_sec,
+            e.eval_secs
+        );
+        // println on a hidden bar (no terminal) prints nothing: suspend + println always prints.
+        self.pb.suspend(|| println!("{line}"));
+    }
+    fn on_message(&mut self, m: &str) {
+        self.pb.suspend(|| println!("{m}"));
+    }
+}
+
+pub fn run(a: TrainClassifierArgs) -> Result<()> {
+    let cfg = a.config().with_context(|| {
+        format!(
+            "bad settings (valid --arch values: {})",
+            ARCH_NAMES.join(", ")
+        )
+    })?;
+    let pb = bar(0, "reading MIDI");
+    let data = ClassifierData::load(&a.data, &cfg, &|d, t| {
+        pb.set_length(t as u64);
+        pb.set_position(d as u64);
+    })
+    .with_context(|| format!("loading labelled {}-bar melody windows", cfg.bars))?;
+    pb.finish_and_clear();
+
+    println!(
+        "{}: {} labels, {} files, {} windows of {} bars ({} steps); stratified split seed {}, {:.0}% of each label held out",
+        a.data.display(),
+        data.labels.len(),
+        data.files.len(),
+        data.windows.len(),
+        cfg.bars,
+        cfg.steps(),
+        cfg.split_seed,
+        100.0 * cfg.held_out_fraction
+    );
+    if data.unlabelled_files > 0 {
+        println!(
+            "  ({} files directly in the folder have no label folder and are left out)",
+            data.unlabelled_files
+        );
+    }
+    println!(
+        "{:<20} {:>11} {:>13} {:>13} {:>15}",
+        "label", "train files", "held-out files", "train windows", "held-out windows"
+    );
+    for (l, c) in data.labels.iter().zip(data.counts()) {
+        println!(
+            "{:<20} {:>11} {:>13} {:>13} {:>15}",
+            l, c.train_files, c.held_out_files, c.train_windows, c.held_out_windows
+        );
+    }
+    let (dup, held) = data.held_out_duplicates();
+    if held > 0 {
+        println!(
+            "{dup} of {held} held-out windows also occur verbatim in a training file (tunes shared between collections)"
+        );
+    }
+    println!(
+        "{} (width {}, input {:?}), {} epochs × {} balanced batches of {}, AdamW lr {} wd {}, transpose ±{}, seed {}",
+        cfg.arch_name(),
+        cfg.width,
+        cfg.input_shape(),
+        cfg.epochs,
+        cfg.steps_per_epoch,
+        cfg.batch_size,
+        cfg.learning_rate,
+        cfg.weight_decay,
+        cfg.transpose,
+        cfg.seed
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let s = stop.clone();
+        let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
+    }
+    let mut obs = Progress {
+        pb: bar(0, "train"),
+        epochs: cfg.epochs,
+    };
+    let device = Default::default();
+    let outcome = train_classifier::<super::backend::CpuTrain>(
+        &cfg,
+        &data,
+        &a.out,
+        &device,
+        &mut obs,
+        Some(&stop),
+    )
+    .with_context(|| format!("training the classifier into {}", a.out.display()))?;
+    obs.pb.finish_and_clear();
+
+    println!(
+        "{} ({} parameters incl. BN statistics) trained in {:.0} s{}",
+        outcome.arch,
+        outcome.params,
+        outcome.secs,
+        if outcome.interrupted {
+            " (stopped early by Ctrl-C)"
+        } else {
+            ""
+        }
+    );
+    let t = &outcome.train;
+    println!(
+        "training files (no augmentation, {} windows): window accuracy {:.4}, file accuracy {:.4}",
+        t.windows, t.window_accuracy, t.file_accuracy
+    );
+    match &outcome.held_out {
+        Some(h) => {
+            println!(
+                "held-out: window accuracy {:.4} (balanced {:.4}, {} windows), file accuracy {:.4} (balanced {:.4}, {} files)",
+                h.window_accuracy,
+                h.window_balanced_accuracy,
+                h.windows,
+                h.file_accuracy,
+                h.file_balanced_accuracy,
+                h.files
+            );
+            println!("\nheld-out windows (rows = true, columns = predicted):");
+            print!("{}", confusion_table(&h.labels, &h.window_confusion));
+            println!("\nheld-out files, mean log-probability over each file's windows:");
+            print!("{}", confusion_table(&h.labels, &h.file_confusion));
+        }
+        None => {
+            println!(
+                "no held-out files (--held-out 0): confusion matrices are of the training files"
+            );
+            print!("{}", confusion_table(&t.labels, &t.window_confusion));
+        }
+    }
+    println!(
+        "\nmodel, config and labels in {}; confusion.png, confusion_files.png, curve.png, report.json beside them",
+        a.out.display()
+    );
+    if outcome.interrupted && outcome.epochs.is_empty() {
+        bail!("stopped before the first epoch finished");
+    }
+    Ok(())
+}
