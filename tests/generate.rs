@@ -589,4 +589,107 @@ fn attribute_vectors_move_a_phrase_toward_a_genre() {
         err.contains("jazz") && err.contains("chorale, irish"),
         "{err}"
     );
+
+    // A tiny genre classifier that knows the two windows; labels from it give the same vectors,
+    // and eval-attributes sees the irish phrase moved toward chorale become chorale for it.
+    let clf = f.root.join("classifier");
+    let o = musicvae(&[
+        "train-classifier",
+        "--data",
+        s(&f.root.join("data")),
+        "--out",
+        s(&clf),
+        "--width",
+        "0.35",
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "30",
+        "--batch-size",
+        "8",
+        "--held-out",
+        "0",
+        "--transpose",
+        "0",
+        "--dropout",
+        "0",
+        "--bn-momentum",
+        "0.1",
+        "--warmup-steps",
+        "5",
+        "--lr",
+        "0.003",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let attrs_c = f.root.join("attrs_classifier.json");
+    let o = musicvae(&[
+        "attributes",
+        "-m",
+        s(&f.model),
+        "--data",
+        s(&f.root.join("data")),
+        "--labels",
+        "classifier",
+        "--classifier",
+        s(&clf),
+        "-o",
+        s(&attrs_c),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        out.contains("agrees with the folder label on 100.0%"),
+        "{out}"
+    );
+    let vc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&attrs_c).expect("written")).expect("json");
+    assert_eq!(vc["labels_from"], "classifier");
+    assert_eq!(vc["vectors"], v["vectors"], "same labels, same vectors");
+    let table = f.root.join("eval_attributes.json");
+    let o = musicvae(&[
+        "eval-attributes",
+        "-m",
+        s(&f.model),
+        "--data",
+        s(&f.root.join("data")),
+        "--all-files",
+        "--classifier",
+        s(&clf),
+        "--attributes",
+        s(&attrs),
+        "-o",
+        s(&table),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let e: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&table).expect("written")).expect("json");
+    let row = |g: &str| {
+        e["rows"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["label"] == g).cloned())
+            .unwrap_or_else(|| panic!("no row for {g}: {e}"))
+    };
+    let chorale = row("chorale");
+    let num = |r: &serde_json::Value, k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+    // The irish window (the only other-genre one) moved by +v_chorale decodes to ≈ B.
+    assert!(
+        num(&chorale, "toward_others") - num(&chorale, "before_others") > 0.5,
+        "{out}"
+    );
+    assert!(num(&chorale, "changed_toward") > 0.2, "{out}");
+    // Without held-out files there is nothing to evaluate: a clear error.
+    let (_, err) = text(&musicvae(&[
+        "eval-attributes",
+        "-m",
+        s(&f.model),
+        "--data",
+        s(&f.root.join("data")),
+        "--classifier",
+        s(&clf),
+        "--attributes",
+        s(&attrs),
+    ]));
+    assert!(err.contains("no held-out windows"), "{err}");
 }

@@ -1,16 +1,28 @@
-//! `musicvae attributes --model VAE_DIR --data DIR`: genre attribute vectors in latent space.
+//! `musicvae attributes --model VAE_DIR --data DIR [--labels folders|classifier]`: genre attribute
+//! vectors in latent space.
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
+use super::classifier_arg::resolve_classifier;
 use super::data_arg::load_data;
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
-use clap::Args;
+use clap::{Args, ValueEnum};
+use musicvae::classifier::GenreClassifier;
 use musicvae::data::converter::Window;
 use musicvae::generate::attributes::{attribute_vectors, Attributes, FORMAT};
 use musicvae::generate::Vae;
 use musicvae::train::rng::Rng;
 use std::path::PathBuf;
+
+/// Where each window's genre comes from.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelSource {
+    /// The folder the file is in.
+    Folders,
+    /// The genre classifier's prediction for the window.
+    Classifier,
+}
 
 #[derive(Args, Debug)]
 pub struct AttributesArgs {
@@ -24,6 +36,13 @@ pub struct AttributesArgs {
     pub max_per_label: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Label each window by its folder, or by the genre classifier's prediction.
+    #[arg(long, value_enum, default_value_t = LabelSource::Folders)]
+    pub labels: LabelSource,
+    /// The genre classifier for `--labels classifier` (default: models/genre-classifier, or
+    /// genre-classifier beside the model folder).
+    #[arg(long, value_name = "DIR")]
+    pub classifier: Option<PathBuf>,
     /// Where to write the vectors (default: attributes.json in the model folder).
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
@@ -70,13 +89,58 @@ impl OnBackend for AttributesArgs {
             pb.inc(chunk.len() as u64);
         }
         pb.finish_and_clear();
-        let labels: Vec<usize> = picked.iter().map(|&(_, l)| l).collect();
+        let (names, labels, classifier) = match a.labels {
+            LabelSource::Folders => (names, picked.iter().map(|&(_, l)| l).collect(), None),
+            LabelSource::Classifier => {
+                let cdir = resolve_classifier(a.classifier.as_deref(), &dir)?;
+                let clf = GenreClassifier::<B>::load(&cdir, device)
+                    .with_context(|| format!("loading the classifier in {}", cdir.display()))?;
+                if clf.window_steps() != vae.steps() {
+                    bail!(
+                        "{}: the classifier reads {}-step windows but model {} writes {}",
+                        cdir.display(),
+                        clf.window_steps(),
+                        vae.config.model.name,
+                        vae.steps()
+                    );
+                }
+                let pb = bar(picked.len() as u64, "classify");
+                let mut labels = Vec::with_capacity(picked.len());
+                for chunk in picked.chunks(256) {
+                    let ws: Vec<Window> = chunk
+                        .iter()
+                        .map(|&(w, _)| cache.windows[w].clone())
+                        .collect();
+                    labels.extend(clf.predict_windows(&ws)?.iter().map(|p| argmax(p)));
+                    pb.inc(chunk.len() as u64);
+                }
+                pb.finish_and_clear();
+                let agree = labels
+                    .iter()
+                    .zip(&picked)
+                    .filter(|(l, (_, f))| clf.labels()[**l] == names[*f])
+                    .count();
+                println!(
+                    "classifier {} agrees with the folder label on {:.1}% of the windows",
+                    cdir.display(),
+                    100.0 * agree as f64 / picked.len().max(1) as f64
+                );
+                (
+                    clf.labels().to_vec(),
+                    labels,
+                    Some(cdir.display().to_string()),
+                )
+            }
+        };
         let vectors = attribute_vectors(&mus, &labels, &names);
         let attrs = Attributes {
             format: FORMAT.into(),
             model: vae.config.model.name.clone(),
-            labels_from: "folders".into(),
-            classifier: None,
+            labels_from: match a.labels {
+                LabelSource::Folders => "folders".into(),
+                LabelSource::Classifier => "classifier".into(),
+            },
+            classifier,
             data: a.data.display().to_string(),
             windows: mus.len(),
             vectors,
@@ -107,4 +171,18 @@ impl OnBackend for AttributesArgs {
 pub fn run(a: AttributesArgs) -> Result<()> {
     let kind = a.model.device;
     dispatch(kind, a)
+}
+
+/// Index of the largest value.
+pub fn argmax(p: &[f32]) -> usize {
+    p.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
+            if v > bv {
+                (i, v)
+            } else {
+                (bi, bv)
+            }
+        })
+        .0
 }

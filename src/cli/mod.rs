@@ -3,11 +3,13 @@
 mod attributes;
 mod backend;
 mod bench;
+mod classifier_arg;
 mod classify;
 mod data_arg;
 mod decode;
 mod encode;
 mod eval;
+mod eval_attributes;
 mod export;
 mod inspect;
 mod interpolate;
@@ -62,6 +64,9 @@ pub enum Command {
     Attributes(attributes::AttributesArgs),
     /// Move a phrase toward (or away from) a genre along its attribute vector.
     Morph(morph::MorphArgs),
+    /// How well the attribute vectors work: the genre classifier's probability of each genre
+    /// before and after moving held-out phrases along its vector.
+    EvalAttributes(eval_attributes::EvalAttributesArgs),
     /// Copy a trained model (weights, config, attribute vectors) into a model folder, optionally f16.
     Export(export::ExportArgs),
     /// Benchmarks: training throughput, interpolation latency, prepare throughput, and the
@@ -97,6 +102,7 @@ pub fn main() -> ExitCode {
         Command::Export(a) => export::run(a),
         Command::Attributes(a) => attributes::run(a),
         Command::Morph(a) => morph::run(a),
+        Command::EvalAttributes(a) => eval_attributes::run(a),
         Command::Render(a) => render::run(a),
         Command::Play(a) => play::run(a),
         Command::TrainClassifier(a) => train_classifier::run(a),

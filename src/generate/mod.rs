@@ -1,6 +1,7 @@
 //! Generation with a trained model: find it, take phrases out of MIDI files, encode, move through
 //! latent space (slerp / linear), decode at a temperature, and write MIDI and pictures.
 
+pub mod attribute_eval;
 pub mod attributes;
 pub mod inference;
 pub mod input;

@@ -1,0 +1,229 @@
+//! `musicvae eval-attributes --data DIR [--model VAE_DIR] [--classifier DIR]`: does adding a
+//! genre's attribute vector make the genre classifier hear that genre? Per genre, the mean
+//! probability before and after ±A·v_g on held-out windows, and how many steps changed.
+
+use super::backend::{dispatch, ModelArgs, OnBackend};
+use super::classifier_arg::resolve_classifier;
+use super::data_arg::load_data;
+use super::progress::bar;
+use anyhow::{bail, Context, Result};
+use burn::tensor::backend::Backend;
+use clap::Args;
+use musicvae::classifier::GenreClassifier;
+use musicvae::data::converter::Window;
+use musicvae::generate::attribute_eval::{AttributeEvaluation, RowAccumulator, WindowMeasure};
+use musicvae::generate::attributes::{shift, Attributes};
+use musicvae::generate::{token_accuracy, Vae};
+use musicvae::io_util::write_atomic;
+use musicvae::train::rng::Rng;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct EvalAttributesArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The labelled MIDI folder (or prepare cache) the vectors were computed from: its held-out
+    /// files (never used by `musicvae attributes` nor by VAE training) are evaluated.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The genre classifier that judges (default: models/genre-classifier, or genre-classifier
+    /// beside the model folder).
+    #[arg(long, value_name = "DIR")]
+    pub classifier: Option<PathBuf>,
+    /// Attribute vectors (default: attributes.json in the model folder).
+    #[arg(long, value_name = "FILE")]
+    pub attributes: Option<PathBuf>,
+    /// How far to move: z = μ ± A·v_g.
+    #[arg(long, default_value_t = 1.0)]
+    pub amount: f64,
+    /// Evaluate every file's windows, not only the held-out ones (for a folder that neither
+    /// training nor `musicvae attributes` saw).
+    #[arg(long)]
+    pub all_files: bool,
+    /// Held-out windows per label (a seeded random subset; 0 = all).
+    #[arg(long, default_value_t = 100)]
+    pub max_per_label: usize,
+    /// Decoding temperature (0 = argmax, the default here so that results are repeatable).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also write the table as JSON.
+    #[arg(long, short = 'o', value_name = "FILE.json")]
+    pub out: Option<PathBuf>,
+}
+
+impl OnBackend for EvalAttributesArgs {
+    fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
+        let a = self;
+        if !a.amount.is_finite() || a.amount <= 0.0 || a.amount > 100.0 {
+            bail!("--amount must be a number in (0, 100], got {}", a.amount);
+        }
+        let dir = a.model.resolve()?;
+        let vae = Vae::<B>::load(&dir, device)
+            .with_context(|| format!("loading the model in {}", dir.display()))?;
+        let apath = a
+            .attributes
+            .clone()
+            .unwrap_or_else(|| Attributes::path(&dir));
+        let attrs = Attributes::load(&apath)?;
+        if let Some(v) = attrs.vectors.first() {
+            if v.vector.len() != vae.z_size() {
+                bail!(
+                    "{}: the vectors were computed with another model ({}, z {}); run `musicvae attributes` for this one",
+                    apath.display(),
+                    attrs.model,
+                    v.vector.len()
+                );
+            }
+        }
+        let cdir = resolve_classifier(a.classifier.as_deref(), &dir)?;
+        let clf = GenreClassifier::<B>::load(&cdir, device)
+            .with_context(|| format!("loading the classifier in {}", cdir.display()))?;
+        if clf.window_steps() != vae.steps() {
+            bail!(
+                "{}: the classifier reads {}-step windows but model {} writes {}",
+                cdir.display(),
+                clf.window_steps(),
+                vae.config.model.name,
+                vae.steps()
+            );
+        }
+        // Genres that have both a vector and a classifier output.
+        let genres: Vec<(usize, &musicvae::generate::attributes::AttributeVector)> = attrs
+            .vectors
+            .iter()
+            .filter_map(|v| clf.label_index(&v.label).map(|c| (c, v)))
+            .collect();
+        if genres.is_empty() {
+            bail!(
+                "no genre is both in {} ({}) and known to the classifier ({})",
+                apath.display(),
+                attrs
+                    .vectors
+                    .iter()
+                    .map(|v| v.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                clf.labels().join(", ")
+            );
+        }
+
+        let cache = load_data(&a.data, &vae.config)?;
+        let names = cache.meta.labels.clone();
+        let mut per_label: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+        let mut files = 0;
+        for f in cache
+            .meta
+            .files
+            .iter()
+            .filter(|f| f.held_out || a.all_files)
+        {
+            if let Some(l) = names.iter().position(|n| n == &f.label) {
+                per_label[l].extend(f.first_window..f.first_window + f.num_windows);
+                files += 1;
+            }
+        }
+        let mut rng = Rng::new(a.seed);
+        let mut picked: Vec<(usize, usize)> = Vec::new(); // (window, folder label)
+        for (l, idx) in per_label.iter_mut().enumerate() {
+            rng.shuffle(idx);
+            if a.max_per_label > 0 {
+                idx.truncate(a.max_per_label);
+            }
+            picked.extend(idx.iter().map(|&w| (w, l)));
+        }
+        if picked.is_empty() {
+            bail!(
+                "{}: no held-out windows to evaluate (prepare the data with a held-out fraction > 0, or give --all-files for a folder nothing was trained on)",
+                a.data.display()
+            );
+        }
+
+        let mut acc = vec![RowAccumulator::default(); genres.len()];
+        let pb = bar(picked.len() as u64, "evaluate");
+        for chunk in picked.chunks(64) {
+            let ws: Vec<Window> = chunk
+                .iter()
+                .map(|&(w, _)| cache.windows[w].clone())
+                .collect();
+            let mus: Vec<Vec<f32>> = vae.encode(&ws)?.into_iter().map(|l| l.mu).collect();
+            let base = vae.decode(&mus, a.temperature, a.seed)?;
+            let p_base = clf.predict_windows(&base)?;
+            for (gi, (c, v)) in genres.iter().enumerate() {
+                let up: Vec<Vec<f32>> = mus.iter().map(|m| shift(m, &v.vector, a.amount)).collect();
+                let down: Vec<Vec<f32>> =
+                    mus.iter().map(|m| shift(m, &v.vector, -a.amount)).collect();
+                let w_up = vae.decode(&up, a.temperature, a.seed)?;
+                let w_down = vae.decode(&down, a.temperature, a.seed)?;
+                let p_up = clf.predict_windows(&w_up)?;
+                let p_down = clf.predict_windows(&w_down)?;
+                for (k, &(_, folder)) in chunk.iter().enumerate() {
+                    acc[gi].add(WindowMeasure {
+                        same_genre: names[folder].eq_ignore_ascii_case(&v.label),
+                        p_before: p_base[k][*c] as f64,
+                        p_toward: p_up[k][*c] as f64,
+                        p_away: p_down[k][*c] as f64,
+                        changed_toward: 1.0 - token_accuracy(&w_up[k], &base[k]),
+                        changed_away: 1.0 - token_accuracy(&w_down[k], &base[k]),
+                    });
+                }
+            }
+            pb.inc(chunk.len() as u64);
+        }
+        pb.finish_and_clear();
+        let eval = AttributeEvaluation {
+            model: vae.config.model.name.clone(),
+            classifier: cdir.display().to_string(),
+            amount: a.amount,
+            windows: picked.len(),
+            rows: genres
+                .iter()
+                .zip(&acc)
+                .map(|((_, v), r)| r.finish(&v.label))
+                .collect(),
+        };
+        println!(
+            "{} {} windows from {files} files of {}, decoded by {} (T = {}), judged by {}",
+            picked.len(),
+            if a.all_files { "" } else { "held-out" },
+            a.data.display(),
+            vae.describe(),
+            a.temperature,
+            cdir.display()
+        );
+        println!(
+            "mean P(genre), A = {}: before → after +A·v  (−A·v)   | other genres' windows: before → after | steps changed +v / −v",
+            a.amount
+        );
+        for r in &eval.rows {
+            println!(
+                "  {:<16} {:>5.1}% → {:>5.1}%  ({:>5.1}%)   | {:>5.1}% → {:>5.1}% | {:>4.0}% / {:>4.0}%",
+                r.label,
+                100.0 * r.before,
+                100.0 * r.toward,
+                100.0 * r.away,
+                100.0 * r.before_others,
+                100.0 * r.toward_others,
+                100.0 * r.changed_toward,
+                100.0 * r.changed_away
+            );
+        }
+        println!(
+            "mean rise toward the genre: {:+.1} points; mean fall away from it: {:+.1} points",
+            100.0 * eval.mean_rise(),
+            -100.0 * eval.mean_fall()
+        );
+        if let Some(out) = &a.out {
+            let json = serde_json::to_vec_pretty(&eval)?;
+            write_atomic(out, &json)?;
+            println!("wrote {}", out.display());
+        }
+        Ok(())
+    }
+}
+
+pub fn run(a: EvalAttributesArgs) -> Result<()> {
+    let kind = a.model.device;
+    dispatch(kind, a)
+}
