@@ -9,7 +9,8 @@
 //! - k×k, groups = 1: im2col (k² shifted slices stacked) then a matrix product;
 //! - depthwise (groups = C_in = C_out): the same k² shifted slices times per-channel weights,
 //!   summed;
-//! all of which burn differentiates with matrix products, slices and sums.
+//!
+//! All of which burn differentiates with matrix products, slices and sums.
 //!
 //! Strides use a polyphase split: the padded input is reshaped `[N, C, H/s, s, W/s, s]` once and a
 //! shift `i` then reads phase `i mod s` from row `i div s` — contiguous slices only.

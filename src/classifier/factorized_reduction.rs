@@ -45,7 +45,10 @@ impl<B: Backend> FactorizedReduction<B> {
         let paths = if stride == [1, 1] {
             vec![conv(filters)]
         } else {
-            debug_assert!(filters % 2 == 0, "factorized reduction needs even filters");
+            debug_assert!(
+                filters.is_multiple_of(2),
+                "factorized reduction needs even filters"
+            );
             vec![conv(filters / 2), conv(filters - filters / 2)]
         };
         FactorizedReduction {

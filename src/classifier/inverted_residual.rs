@@ -13,6 +13,8 @@ use burn::module::Module;
 use burn::tensor::{backend::Backend, Tensor};
 
 /// The projection of a bottleneck: a 1×1 conv + BN, or a factorized reduction.
+// Built once per network; boxing a variant would hide it from burn's Module derive.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Projection<B: Backend> {
     Conv(ConvBnAct<B>),

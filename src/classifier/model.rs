@@ -7,6 +7,8 @@ use super::resnet::{ResNet, ResNetConfig};
 use burn::module::Module;
 use burn::tensor::{backend::Backend, Tensor};
 
+// Built once per network; boxing a variant would hide it from burn's Module derive.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum ClassifierNet<B: Backend> {
     MobileNetV3(MobileNetV3<B>),

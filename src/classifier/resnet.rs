@@ -20,6 +20,8 @@ use burn::tensor::{backend::Backend, Tensor};
 pub const WIDTHS: [usize; 4] = [64, 128, 256, 512];
 pub const BLOCKS: [usize; 4] = [2, 2, 2, 2];
 
+// Built once per network; boxing a variant would hide it from burn's Module derive.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Shortcut<B: Backend> {
     Projection(ConvBnAct<B>),
