@@ -233,7 +233,5 @@ fn clear_errors_and_nonzero_exit() {
         !o.status.success() && t.contains("no classifier here"),
         "{t}"
     );
-    for t in [t] {
-        assert!(!t.contains("panicked"), "{t}");
-    }
+    assert!(!t.contains("panicked"), "{t}");
 }
