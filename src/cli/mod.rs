@@ -29,6 +29,8 @@ use std::process::ExitCode;
 
 /// Learn the space of short musical phrases from MIDI files, then sample, interpolate and morph.
 ///
+/// Start with: musicvae interpolate A.mid B.mid --png --wav out.wav (uses the shipped models/mel_2bar).
+///
 /// MusicVAE (Roberts et al., ICML 2018) in Rust. Phrases are quantized to 16 steps per 4/4 bar and
 /// tokenised like Magenta's converters (melody: 90 classes; drums: 512; trio: melody + bass + drums).
 #[derive(Parser, Debug)]
@@ -40,50 +42,50 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Show what a MIDI file holds: tracks, tempo and meter maps, notes, and how many melody,
-    /// drum and trio windows MusicVAE can take from it (and, where none, exactly why).
-    Inspect(inspect::InspectArgs),
-    /// Scan a folder of MIDI files (labels = first-level folder names), extract every window for a
-    /// config and write a cache for training. Bad files are skipped with their reason.
-    Prepare(prepare::PrepareArgs),
     /// Morph one MIDI phrase into another: encode both, walk between them in latent space (slerp),
     /// decode every point, write one MIDI file (and a piano-roll picture with --png).
     Interpolate(interpolate::InterpolateArgs),
     /// Sample new phrases from the model's prior (z ~ N(0, I)) into a folder of MIDI files.
     Sample(sample::SampleArgs),
+    /// Move a phrase toward (or away from) a genre along its attribute vector.
+    Morph(morph::MorphArgs),
     /// Encode a phrase of a MIDI file to its latent code (μ, σ) as JSON.
     Encode(encode::EncodeArgs),
     /// Decode latent vectors (JSON from `encode`, or plain vectors) to MIDI.
     Decode(decode::DecodeArgs),
     /// Encode a phrase and decode it again; report how many steps came back.
     Reconstruct(reconstruct::ReconstructArgs),
-    /// Evaluate models on the held-out split: teacher-forced and sampled accuracy (per bar), KL,
-    /// and the interpolation check. Several --model give a comparison table.
-    Eval(eval::EvalArgs),
-    /// Genre attribute vectors: mean latent code of each genre minus that of the rest.
-    Attributes(attributes::AttributesArgs),
-    /// Move a phrase toward (or away from) a genre along its attribute vector.
-    Morph(morph::MorphArgs),
-    /// How well the attribute vectors work: the genre classifier's probability of each genre
-    /// before and after moving held-out phrases along its vector.
-    EvalAttributes(eval_attributes::EvalAttributesArgs),
-    /// Copy a trained model (weights, config, attribute vectors) into a model folder, optionally f16.
-    Export(export::ExportArgs),
-    /// Benchmarks: training throughput, interpolation latency, prepare throughput, and the
-    /// agreement case for the PyTorch reference (bench/pytorch).
-    Bench(bench::BenchArgs),
-    /// Train a MusicVAE on a folder of MIDI files or a prepared cache (CPU, or GPU with --features cuda).
-    Train(train::TrainArgs),
     /// Render a MIDI file to a 16-bit WAV: with a SoundFont (--soundfont, or a General MIDI one
     /// installed on the system) or the built-in synthesizer.
     Render(render::RenderArgs),
     /// Play a MIDI or WAV file in real time with a progress line (needs the `playback` feature).
     Play(play::PlayArgs),
+    /// Train a MusicVAE on a folder of MIDI files or a prepared cache (CPU, or GPU with --features cuda).
+    Train(train::TrainArgs),
+    /// Evaluate models on the held-out split: teacher-forced and sampled accuracy (per bar), KL,
+    /// and the interpolation check. Several --model give a comparison table.
+    Eval(eval::EvalArgs),
+    /// Genre attribute vectors: mean latent code of each genre minus that of the rest.
+    Attributes(attributes::AttributesArgs),
+    /// How well the attribute vectors work: the genre classifier's probability of each genre
+    /// before and after moving held-out phrases along its vector.
+    EvalAttributes(eval_attributes::EvalAttributesArgs),
     /// Train a genre classifier (MobileNetV3-Small/-Large with squeeze-and-excitation, or a ResNet)
     /// on melody piano-roll windows of a folder with one sub-folder per genre.
     TrainClassifier(train_classifier::TrainClassifierArgs),
     /// Genre probabilities of every melody window of a MIDI file and of the whole file.
     Classify(classify::ClassifyArgs),
+    /// Scan a folder of MIDI files (labels = first-level folder names), extract every window for a
+    /// config and write a cache for training. Bad files are skipped with their reason.
+    Prepare(prepare::PrepareArgs),
+    /// Show what a MIDI file holds: tracks, tempo and meter maps, notes, and how many melody,
+    /// drum and trio windows MusicVAE can take from it (and, where none, exactly why).
+    Inspect(inspect::InspectArgs),
+    /// Copy a trained model (weights, config, attribute vectors) into a model folder, optionally f16.
+    Export(export::ExportArgs),
+    /// Benchmarks: training throughput, interpolation latency, prepare throughput, and the
+    /// agreement case for the PyTorch reference (bench/pytorch).
+    Bench(bench::BenchArgs),
 }
 
 pub fn main() -> ExitCode {
