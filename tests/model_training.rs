@@ -196,14 +196,17 @@ fn stop_and_resume_reproduces_the_uninterrupted_curve() {
     // Not bitwise: burn's autodiff adds up the gradient contributions of a tensor used
     // in several places in an order that changes from run to run (two uninterrupted runs
     // already differ in the 7th significant digit after one step, with any thread count),
-    // and lr 1e-2 amplifies that over 24 steps. A resume that lost the optimizer state,
-    // the RNG state or the data position moves the curve by whole percents, so a relative
-    // tolerance of 1e-3 still tells a faithful resume from a broken one.
+    // and lr 1e-2 amplifies that over 24 steps to a few 1e-6 of the loss (6e-6 seen). A resume
+    // that lost the optimizer state, the RNG state or the data position moves the curve by whole
+    // percents, so a relative tolerance of 1e-4 still tells a faithful resume from a broken one.
+    let mut worst = 0f64;
     for ((sa, xa), (sb, xb)) in la.iter().zip(&lb) {
         assert_eq!(sa, sb);
         let rel = (xa - xb).abs() / xa.abs().max(1.0);
-        assert!(rel < 1e-3, "step {sa}: {xa} vs {xb} (relative {rel:.2e})");
+        worst = worst.max(rel);
+        assert!(rel < 1e-4, "step {sa}: {xa} vs {xb} (relative {rel:.2e})");
     }
+    println!("largest relative difference of the resumed curve: {worst:.2e}");
     // Without --resume a run folder with a checkpoint is refused (nothing is overwritten).
     assert!(train::<AB>(
         &cfg,

@@ -1,0 +1,119 @@
+//! The shipped models in `models/`, as a newcomer meets them: the README's first command works
+//! with no other step, and each model card's check figures are what `musicvae eval` (the same code
+//! path as the full evaluation) gives on the committed `midi_data` held-out files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run the binary from the repository root, as the README does.
+fn musicvae(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_musicvae"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .expect("run musicvae")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn the_first_readme_command_works_with_the_default_model() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let out = d.path().join("interpolation.mid");
+    let wav = d.path().join("out.wav");
+    let o = musicvae(&[
+        "interpolate",
+        "midi_data/irish/oneills_0000.mid",
+        "midi_data/chinese_folk/essen_han1_0051.mid",
+        "-o",
+        s(&out),
+        "--png",
+        "--wav",
+        s(&wav),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("models/mel_2bar"),
+        "the default model is used: {t}"
+    );
+    for p in [&out, &out.with_extension("png"), &wav] {
+        let len = std::fs::metadata(p)
+            .map(|m| m.len())
+            .unwrap_or_else(|_| panic!("{} missing\n{t}", p.display()));
+        assert!(len > 100, "{} is {len} bytes", p.display());
+    }
+}
+
+/// `Check on midi_data: … teacher-forced 0.xxxx, sampled 0.xxxx …` from a model card.
+fn card_check(card: &str) -> (f64, f64, String) {
+    let line = card
+        .lines()
+        .find(|l| l.contains("Check on midi_data"))
+        .expect("the card has a 'Check on midi_data' line");
+    let num_after = |key: &str| -> f64 {
+        let i = line
+            .find(key)
+            .unwrap_or_else(|| panic!("no '{key}' in: {line}"))
+            + key.len();
+        line[i..]
+            .trim_start()
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| panic!("no number after '{key}' in: {line}"))
+    };
+    let cmd = line
+        .split('`')
+        .nth(1)
+        .expect("the check line quotes its command in backticks")
+        .to_string();
+    (num_after("teacher-forced"), num_after("sampled"), cmd)
+}
+
+#[test]
+fn model_card_figures_are_reproduced_by_eval() {
+    let models = root().join("models");
+    for name in ["mel_2bar"] {
+        let dir = models.join(name);
+        assert!(dir.join("model.mpk").is_file(), "{name}: no weights");
+        let card = std::fs::read_to_string(dir.join("MODEL_CARD.md")).expect("MODEL_CARD.md");
+        let (tf, sampled, cmd) = card_check(&card);
+        // The card's command, run here with a JSON copy of the table.
+        let d = tempfile::tempdir().expect("tempdir");
+        let json = d.path().join("eval.json");
+        let mut args: Vec<String> = cmd
+            .split_whitespace()
+            .skip(1) // "musicvae"
+            .map(String::from)
+            .collect();
+        args.extend(["--json".into(), s(&json).into()]);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = musicvae(&argv);
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&json).expect("eval JSON")).expect("JSON");
+        let e = &v[0]["eval"];
+        let got_tf = e["teacher_forced_accuracy"].as_f64().expect("tf");
+        let got_s = e["sampled_accuracy"].as_f64().expect("sampled");
+        // Argmax decoding of the same weights on the same windows: equal up to float noise.
+        assert!(
+            (got_tf - tf).abs() < 2e-3 && (got_s - sampled).abs() < 2e-3,
+            "{name}: card says teacher-forced {tf}, sampled {sampled}; eval gives {got_tf:.4}, {got_s:.4}"
+        );
+    }
+}
