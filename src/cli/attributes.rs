@@ -2,13 +2,12 @@
 //! vectors in latent space.
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
-use super::classifier_arg::resolve_classifier;
+use super::classifier_arg::load_classifier_for;
 use super::data_arg::load_data;
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::{Args, ValueEnum};
-use musicvae::classifier::GenreClassifier;
 use musicvae::data::converter::Window;
 use musicvae::generate::attributes::{attribute_vectors, Attributes, FORMAT};
 use musicvae::generate::Vae;
@@ -92,18 +91,7 @@ impl OnBackend for AttributesArgs {
         let (names, labels, classifier) = match a.labels {
             LabelSource::Folders => (names, picked.iter().map(|&(_, l)| l).collect(), None),
             LabelSource::Classifier => {
-                let cdir = resolve_classifier(a.classifier.as_deref(), &dir)?;
-                let clf = GenreClassifier::<B>::load(&cdir, device)
-                    .with_context(|| format!("loading the classifier in {}", cdir.display()))?;
-                if clf.window_steps() != vae.steps() {
-                    bail!(
-                        "{}: the classifier reads {}-step windows but model {} writes {}",
-                        cdir.display(),
-                        clf.window_steps(),
-                        vae.config.model.name,
-                        vae.steps()
-                    );
-                }
+                let (cdir, clf) = load_classifier_for(a.classifier.as_deref(), &dir, &vae, device)?;
                 let pb = bar(picked.len() as u64, "classify");
                 let mut labels = Vec::with_capacity(picked.len());
                 for chunk in picked.chunks(256) {

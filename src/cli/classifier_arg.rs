@@ -1,7 +1,10 @@
 //! `--classifier DIR`: a genre classifier folder (written by `musicvae train-classifier`), by
 //! default the one shipped beside the VAE (`models/genre-classifier`).
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use burn::tensor::backend::Backend;
+use musicvae::classifier::GenreClassifier;
+use musicvae::generate::Vae;
 use std::path::{Path, PathBuf};
 
 /// The name of the shipped classifier's folder under models/.
@@ -27,4 +30,26 @@ pub fn resolve_classifier(given: Option<&Path>, model_dir: &Path) -> Result<Path
         "no genre classifier found (looked in {}); give --classifier DIR (train one with `musicvae train-classifier`)",
         looked.join(", ")
     )
+}
+
+/// Resolve and load the classifier, and check that it reads the windows `vae` writes.
+pub fn load_classifier_for<B: Backend>(
+    given: Option<&Path>,
+    model_dir: &Path,
+    vae: &Vae<B>,
+    device: &B::Device,
+) -> Result<(PathBuf, GenreClassifier<B>)> {
+    let cdir = resolve_classifier(given, model_dir)?;
+    let clf = GenreClassifier::<B>::load(&cdir, device)
+        .with_context(|| format!("loading the classifier in {}", cdir.display()))?;
+    if clf.window_steps() != vae.steps() {
+        bail!(
+            "{}: the classifier reads {}-step windows but model {} writes {}",
+            cdir.display(),
+            clf.window_steps(),
+            vae.config.model.name,
+            vae.steps()
+        );
+    }
+    Ok((cdir, clf))
 }

@@ -3,13 +3,12 @@
 //! probability before and after ±A·v_g on held-out windows, and how many steps changed.
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
-use super::classifier_arg::resolve_classifier;
+use super::classifier_arg::load_classifier_for;
 use super::data_arg::load_data;
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
-use musicvae::classifier::GenreClassifier;
 use musicvae::data::converter::Window;
 use musicvae::generate::attribute_eval::{AttributeEvaluation, RowAccumulator, WindowMeasure};
 use musicvae::generate::attributes::{shift, Attributes};
@@ -77,18 +76,7 @@ impl OnBackend for EvalAttributesArgs {
                 );
             }
         }
-        let cdir = resolve_classifier(a.classifier.as_deref(), &dir)?;
-        let clf = GenreClassifier::<B>::load(&cdir, device)
-            .with_context(|| format!("loading the classifier in {}", cdir.display()))?;
-        if clf.window_steps() != vae.steps() {
-            bail!(
-                "{}: the classifier reads {}-step windows but model {} writes {}",
-                cdir.display(),
-                clf.window_steps(),
-                vae.config.model.name,
-                vae.steps()
-            );
-        }
+        let (cdir, clf) = load_classifier_for(a.classifier.as_deref(), &dir, &vae, device)?;
         // Genres that have both a vector and a classifier output.
         let genres: Vec<(usize, &musicvae::generate::attributes::AttributeVector)> = attrs
             .vectors
