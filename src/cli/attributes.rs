@@ -8,6 +8,7 @@ use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::{Args, ValueEnum};
+use musicvae::classifier::eval::argmax;
 use musicvae::data::converter::Window;
 use musicvae::generate::attributes::{attribute_vectors, Attributes, FORMAT};
 use musicvae::generate::Vae;
@@ -159,18 +160,4 @@ impl OnBackend for AttributesArgs {
 pub fn run(a: AttributesArgs) -> Result<()> {
     let kind = a.model.device;
     dispatch(kind, a)
-}
-
-/// Index of the largest value.
-pub fn argmax(p: &[f32]) -> usize {
-    p.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
-            if v > bv {
-                (i, v)
-            } else {
-                (bi, bv)
-            }
-        })
-        .0
 }
