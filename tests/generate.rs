@@ -507,8 +507,11 @@ fn attribute_vectors_move_a_phrase_toward_a_genre() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     assert!(out.contains("chorale") && out.contains("irish"), "{out}");
+    // `--labels auto`: no classifier beside the model, and the shipped one knows other genres.
+    assert!(out.contains("labels: the folders"), "{out}");
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&attrs).expect("written")).expect("json");
+    assert_eq!(v["labels_from"], "folders");
     assert_eq!(v["vectors"].as_array().map(|a| a.len()), Some(2));
     let morph = f.root.join("morph.mid");
     let o = musicvae(&[
@@ -638,6 +641,30 @@ fn attribute_vectors_move_a_phrase_toward_a_genre() {
     ]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
+    // `--labels auto` (the default) picks a classifier that knows exactly the data's genres.
+    let attrs_auto = f.root.join("attrs_auto.json");
+    let o = musicvae(&[
+        "attributes",
+        "-m",
+        s(&f.model),
+        "--data",
+        s(&f.root.join("data")),
+        "--classifier",
+        s(&clf),
+        "-o",
+        s(&attrs_auto),
+    ]);
+    let (out_auto, err) = text(&o);
+    assert!(o.status.success(), "{out_auto}{err}");
+    assert!(
+        out_auto.contains("labels: the predictions of classifier"),
+        "{out_auto}"
+    );
+    assert_eq!(
+        std::fs::read(&attrs_auto).expect("written"),
+        std::fs::read(&attrs_c).expect("written"),
+        "auto = classifier labels here"
+    );
     assert!(
         out.contains("agrees with the folder label on 100.0%"),
         "{out}"

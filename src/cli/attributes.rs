@@ -2,22 +2,26 @@
 //! vectors in latent space.
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
-use super::classifier_arg::load_classifier_for;
+use super::classifier_arg::{load_classifier_for, resolve_classifier};
 use super::data_arg::load_data;
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::{Args, ValueEnum};
 use musicvae::classifier::eval::argmax;
+use musicvae::classifier::GenreClassifier;
 use musicvae::data::converter::Window;
 use musicvae::generate::attributes::{attribute_vectors, Attributes, FORMAT};
 use musicvae::generate::Vae;
 use musicvae::train::rng::Rng;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where each window's genre comes from.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LabelSource {
+    /// The classifier's prediction when a genre classifier (--classifier, or the shipped one) knows
+    /// exactly the data's genres; the folders otherwise
+    Auto,
     /// The folder the file is in.
     Folders,
     /// The genre classifier's prediction for the window.
@@ -37,10 +41,10 @@ pub struct AttributesArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Label each window by its folder, or by the genre classifier's prediction.
-    #[arg(long, value_enum, default_value_t = LabelSource::Folders)]
+    #[arg(long, value_enum, default_value_t = LabelSource::Auto)]
     pub labels: LabelSource,
-    /// The genre classifier for `--labels classifier` (default: models/genre-classifier, or
-    /// genre-classifier beside the model folder).
+    /// The genre classifier for `--labels classifier|auto` (default: genre-classifier beside the
+    /// model folder, or models/genre-classifier).
     #[arg(long, value_name = "DIR")]
     pub classifier: Option<PathBuf>,
     /// Where to write the vectors (default: attributes.json in the model folder).
@@ -69,6 +73,18 @@ impl OnBackend for AttributesArgs {
             let l = names.iter().position(|n| n == &f.label).unwrap_or(0);
             per_label[l].extend(f.first_window..f.first_window + f.num_windows);
         }
+        let classifier = match a.labels {
+            LabelSource::Folders => None,
+            LabelSource::Classifier => Some(load_classifier_for(
+                a.classifier.as_deref(),
+                &dir,
+                &vae,
+                device,
+            )?),
+            LabelSource::Auto => {
+                auto_classifier(a.classifier.as_deref(), &dir, &vae, &names, device)?
+            }
+        };
         let mut rng = Rng::new(a.seed);
         let mut picked: Vec<(usize, usize)> = Vec::new(); // (window, label)
         for (l, idx) in per_label.iter_mut().enumerate() {
@@ -89,10 +105,14 @@ impl OnBackend for AttributesArgs {
             pb.inc(chunk.len() as u64);
         }
         pb.finish_and_clear();
-        let (names, labels, classifier) = match a.labels {
-            LabelSource::Folders => (names, picked.iter().map(|&(_, l)| l).collect(), None),
-            LabelSource::Classifier => {
-                let (cdir, clf) = load_classifier_for(a.classifier.as_deref(), &dir, &vae, device)?;
+        let labels_from = if classifier.is_some() {
+            "classifier"
+        } else {
+            "folders"
+        };
+        let (names, labels, classifier) = match classifier {
+            None => (names, picked.iter().map(|&(_, l)| l).collect(), None),
+            Some((cdir, clf)) => {
                 let pb = bar(picked.len() as u64, "classify");
                 let mut labels = Vec::with_capacity(picked.len());
                 for chunk in picked.chunks(256) {
@@ -125,10 +145,7 @@ impl OnBackend for AttributesArgs {
         let attrs = Attributes {
             format: FORMAT.into(),
             model: vae.config.model.name.clone(),
-            labels_from: match a.labels {
-                LabelSource::Folders => "folders".into(),
-                LabelSource::Classifier => "classifier".into(),
-            },
+            labels_from: labels_from.into(),
             classifier,
             data: a.data.display().to_string(),
             windows: mus.len(),
@@ -155,6 +172,53 @@ impl OnBackend for AttributesArgs {
         println!("wrote {}", out.display());
         Ok(())
     }
+}
+
+/// `--labels auto`: the classifier if one is found (or given) whose genres are exactly the data's
+/// labels and that reads the model's windows; `None` (folders) otherwise, saying why. A classifier
+/// given with --classifier that cannot be loaded is an error, not a fallback.
+fn auto_classifier<B: Backend>(
+    given: Option<&Path>,
+    dir: &Path,
+    vae: &Vae<B>,
+    names: &[String],
+    device: &B::Device,
+) -> Result<Option<(PathBuf, GenreClassifier<B>)>> {
+    let (cdir, clf) = match given {
+        Some(_) => load_classifier_for(given, dir, vae, device)?,
+        None => {
+            if resolve_classifier(None, dir).is_err() {
+                println!("labels: the folders (no genre classifier found)");
+                return Ok(None);
+            }
+            match load_classifier_for(None, dir, vae, device) {
+                Ok(found) => found,
+                Err(e) => {
+                    println!("labels: the folders ({e:#})");
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    let mut ours: Vec<&str> = names
+        .iter()
+        .filter(|n| !n.is_empty())
+        .map(|n| n.as_str())
+        .collect();
+    let mut theirs: Vec<&str> = clf.labels().iter().map(|n| n.as_str()).collect();
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    if ours != theirs {
+        println!(
+            "labels: the folders (classifier {} knows {}, the data has {})",
+            cdir.display(),
+            theirs.join(", "),
+            ours.join(", ")
+        );
+        return Ok(None);
+    }
+    println!("labels: the predictions of classifier {}", cdir.display());
+    Ok(Some((cdir, clf)))
 }
 
 pub fn run(a: AttributesArgs) -> Result<()> {

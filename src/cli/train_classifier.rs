@@ -264,10 +264,18 @@ pub fn run(a: TrainClassifierArgs) -> Result<()> {
         }
     );
     let t = &outcome.train;
-    println!(
-        "training files (no augmentation, {} windows): window accuracy {:.4}, file accuracy {:.4}",
-        t.windows, t.window_accuracy, t.file_accuracy
-    );
+    if t.windows > t.files {
+        println!(
+            "training files (no augmentation, {} windows of {} files): window accuracy {:.4} (balanced {:.4}), file accuracy {:.4}",
+            t.windows, t.files, t.window_accuracy, t.window_balanced_accuracy, t.file_accuracy
+        );
+    } else {
+        // One window per file: a file's accuracy is its window's.
+        println!(
+            "training files (no augmentation, one window from each of {} files): window accuracy {:.4} (balanced {:.4})",
+            t.files, t.window_accuracy, t.window_balanced_accuracy
+        );
+    }
     match &outcome.held_out {
         Some(h) => {
             println!(
