@@ -489,23 +489,25 @@ fn errors_users_will_hit_are_one_line_and_non_zero() {
     assert!(text(&o).1.contains("file_not_dir"), "{:?}", text(&o));
 }
 
+/// `musicvae attributes -m MODEL --data DATA EXTRA… -o OUT` on the fixture; must succeed; stdout.
+fn attributes(f: &Fixture, extra: &[&str], out: &Path) -> String {
+    let data = f.root.join("data");
+    let mut args = vec!["attributes", "-m", s(&f.model), "--data", s(&data)];
+    args.extend_from_slice(extra);
+    args.extend(["-o", s(out)]);
+    let o = musicvae(&args);
+    let (stdout, err) = text(&o);
+    assert!(o.status.success(), "{stdout}{err}");
+    stdout
+}
+
 #[test]
 fn attribute_vectors_move_a_phrase_toward_a_genre() {
     let f = fixture();
     // Folder labels of the training data: irish (A's window) and chorale (B's window), one window
     // each, so v_chorale = μ_B − μ_A and A + 1.0·v_chorale = μ_B.
     let attrs = f.root.join("attrs.json");
-    let o = musicvae(&[
-        "attributes",
-        "-m",
-        s(&f.model),
-        "--data",
-        s(&f.root.join("data")),
-        "-o",
-        s(&attrs),
-    ]);
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{out}{err}");
+    let out = attributes(f, &[], &attrs);
     assert!(out.contains("chorale") && out.contains("irish"), "{out}");
     // `--labels auto`: no classifier beside the model, and the shipped one knows other genres.
     assert!(out.contains("labels: the folders"), "{out}");
@@ -626,36 +628,14 @@ fn attribute_vectors_move_a_phrase_toward_a_genre() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     let attrs_c = f.root.join("attrs_classifier.json");
-    let o = musicvae(&[
-        "attributes",
-        "-m",
-        s(&f.model),
-        "--data",
-        s(&f.root.join("data")),
-        "--labels",
-        "classifier",
-        "--classifier",
-        s(&clf),
-        "-o",
-        s(&attrs_c),
-    ]);
-    let (out, err) = text(&o);
-    assert!(o.status.success(), "{out}{err}");
+    let out = attributes(
+        f,
+        &["--labels", "classifier", "--classifier", s(&clf)],
+        &attrs_c,
+    );
     // `--labels auto` (the default) picks a classifier that knows exactly the data's genres.
     let attrs_auto = f.root.join("attrs_auto.json");
-    let o = musicvae(&[
-        "attributes",
-        "-m",
-        s(&f.model),
-        "--data",
-        s(&f.root.join("data")),
-        "--classifier",
-        s(&clf),
-        "-o",
-        s(&attrs_auto),
-    ]);
-    let (out_auto, err) = text(&o);
-    assert!(o.status.success(), "{out_auto}{err}");
+    let out_auto = attributes(f, &["--classifier", s(&clf)], &attrs_auto);
     assert!(
         out_auto.contains("labels: the predictions of classifier"),
         "{out_auto}"

@@ -187,11 +187,11 @@ fn auto_classifier<B: Backend>(
     let (cdir, clf) = match given {
         Some(_) => load_classifier_for(given, dir, vae, device)?,
         None => {
-            if resolve_classifier(None, dir).is_err() {
+            let Ok(found) = resolve_classifier(None, dir) else {
                 println!("labels: the folders (no genre classifier found)");
                 return Ok(None);
-            }
-            match load_classifier_for(None, dir, vae, device) {
+            };
+            match load_classifier_for(Some(&found), dir, vae, device) {
                 Ok(found) => found,
                 Err(e) => {
                     println!("labels: the folders ({e:#})");
