@@ -1,20 +1,51 @@
-//! Atomic file writes: write to a temporary file in the same folder, fsync, rename.
-//! A crash or Ctrl-C never leaves a half-written checkpoint or output behind.
+//! Atomic file writes: write to a temporary file in the same folder, fsync, rename, fsync the
+//! folder. A crash or Ctrl-C never leaves a half-written checkpoint or output behind.
+//!
+//! Temporary files get an unpredictable name and are created with `create_new` (O_EXCL), so a
+//! file or symlink planted under the name in a shared folder is never followed or overwritten.
 
 use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-fn temp_path(path: &Path) -> PathBuf {
+/// A fresh temporary file beside `path`: `.NAME.tmp-PID-RANDOM`, created exclusively.
+fn create_temp(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".to_string());
-    let tmp = format!(".{}.tmp-{}", name, std::process::id());
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.join(tmp),
-        _ => PathBuf::from(tmp),
+    let mut last = None;
+    for _ in 0..16 {
+        let tmp = format!(
+            ".{}.tmp-{}-{:016x}",
+            name,
+            std::process::id(),
+            rand::random::<u64>()
+        );
+        let tmp = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.join(tmp),
+            _ => PathBuf::from(tmp),
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
     }
+    Err(last.unwrap_or_else(|| std::io::Error::other("cannot create a temporary file")))
+}
+
+/// fsync the folder holding `path`, so a rename into it survives a crash.
+pub fn sync_parent(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Create the parent folder of `path` if it does not exist.
@@ -38,13 +69,13 @@ where
     F: FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 {
     ensure_parent(path)?;
-    let tmp = temp_path(path);
+    let (tmp, mut f) = create_temp(path).map_err(|e| Error::io(path, e))?;
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
         fill(&mut f)?;
         f.sync_all()?;
         drop(f);
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        sync_parent(path)
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
@@ -59,12 +90,19 @@ where
     F: FnOnce(&Path) -> std::result::Result<(), String>,
 {
     ensure_parent(path)?;
-    let tmp = temp_path(path);
+    // The temporary name is claimed exclusively first; the library then writes into our file.
+    let (tmp, f) = create_temp(path).map_err(|e| Error::io(path, e))?;
+    drop(f);
     if let Err(reason) = fill(&tmp) {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::bad_input(path, reason));
     }
-    std::fs::rename(&tmp, path).map_err(|e| {
+    let result = (|| {
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        sync_parent(path)
+    })();
+    result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
@@ -86,6 +124,32 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "temp files left: {names:?}");
+    }
+
+    #[test]
+    fn planted_symlink_at_an_old_style_temp_name_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, b"keep").unwrap();
+        let p = dir.path().join("out.txt");
+        // What the old predictable name would have been, and a few guesses around it.
+        for name in [
+            format!(".out.txt.tmp-{}", std::process::id()),
+            ".out.txt.tmp".to_string(),
+        ] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+        }
+        write_atomic(&p, b"new").unwrap();
+        write_atomic_via_path(&p, |t| {
+            std::fs::write(t, b"newer").map_err(|e| e.to_string())
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&p).unwrap(), b"newer");
+        // The temporary file is created exclusively: two temp names never collide.
+        let (a, _) = create_temp(&p).unwrap();
+        let (b, _) = create_temp(&p).unwrap();
+        assert_ne!(a, b);
     }
 
     #[test]

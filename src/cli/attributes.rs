@@ -222,6 +222,16 @@ fn auto_classifier<B: Backend>(
 }
 
 pub fn run(a: AttributesArgs) -> Result<()> {
+    if let Some(out) = &a.out {
+        // Writing the model's own attributes.json is this command's job; its weights and
+        // config are not.
+        let dir = a.model.resolve()?;
+        super::guard::Files::new()
+            .input("the model's weights", &dir.join("model.mpk"))
+            .input("the model's config.json", &dir.join("config.json"))
+            .output("--out", out)
+            .check()?;
+    }
     let kind = a.model.device;
     dispatch(kind, a)
 }

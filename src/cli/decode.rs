@@ -112,6 +112,12 @@ impl OnBackend for DecodeArgs {
 
 pub fn run(a: DecodeArgs) -> Result<()> {
     a.output.check()?;
+    let dir = a.model.resolve()?;
+    let files = super::guard::Files::new()
+        .input("the input", &a.file)
+        .model(&dir)
+        .output("--out", &a.out);
+    a.output.outputs(files, &a.out).check()?;
     let kind = a.model.device;
     dispatch(kind, a)
 }

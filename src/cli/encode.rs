@@ -83,6 +83,14 @@ impl OnBackend for EncodeArgs {
 }
 
 pub fn run(a: EncodeArgs) -> Result<()> {
+    if let Some(out) = &a.out {
+        let dir = a.model.resolve()?;
+        super::guard::Files::new()
+            .input("the input", &a.file)
+            .model(&dir)
+            .output("--out", out)
+            .check()?;
+    }
     let kind = a.model.device;
     dispatch(kind, a)
 }

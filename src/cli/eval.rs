@@ -72,6 +72,13 @@ impl OnBackend for EvalArgs {
                 .map(|m| resolve_model(Some(m), DEFAULT_MODEL))
                 .collect::<musicvae::Result<_>>()?
         };
+        if let Some(out) = &a.json {
+            let mut files = super::guard::Files::new();
+            for dir in &dirs {
+                files = files.model(dir);
+            }
+            files.output("--json", out).check()?;
+        }
         let mut reports = Vec::new();
         for dir in &dirs {
             let vae = Vae::<B>::load(dir, device)

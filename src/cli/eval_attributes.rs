@@ -212,6 +212,19 @@ impl OnBackend for EvalAttributesArgs {
 }
 
 pub fn run(a: EvalAttributesArgs) -> Result<()> {
+    if let Some(out) = &a.out {
+        let dir = a.model.resolve()?;
+        let mut files = super::guard::Files::new().model(&dir);
+        for (what, p) in [
+            ("--attributes", &a.attributes),
+            ("--classifier", &a.classifier),
+        ] {
+            if let Some(p) = p {
+                files = files.input(what, p).model(p);
+            }
+        }
+        files.output("--out", out).check()?;
+    }
     let kind = a.model.device;
     dispatch(kind, a)
 }

@@ -17,9 +17,19 @@ pub struct ExportArgs {
     /// Store the weights as f16 (half the size).
     #[arg(long)]
     pub half: bool,
+    /// Replace the model already in --out (without it such a folder is refused).
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(a: ExportArgs) -> Result<()> {
+    if super::guard::same_file(&a.run, &a.out) {
+        anyhow::bail!(
+            "--out {} is the folder being exported; choose another folder",
+            a.out.display()
+        );
+    }
+    super::guard::refuse_model_folder(&a.out, "--out", a.force, "replace it with --force")?;
     let device = Default::default();
     let (model, config) = load_model::<super::backend::CpuBackend>(&a.run, &device)
         .with_context(|| format!("loading the model in {}", a.run.display()))?;

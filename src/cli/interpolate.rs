@@ -1,6 +1,7 @@
 //! `musicvae interpolate A.mid B.mid`: morph one phrase into another through latent space.
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
+use super::guard::Files;
 use super::output::{OutputArgs, Written};
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
@@ -152,6 +153,19 @@ fn file_name(p: &std::path::Path) -> String {
 
 pub fn run(a: InterpolateArgs) -> Result<()> {
     a.output.check()?;
+    let dir = a.model.resolve()?;
+    let mut files = Files::new()
+        .input("input A", &a.a)
+        .input("input B", &a.b)
+        .model(&dir);
+    if a.separate {
+        for p in musicvae::generate::output::numbered_paths(&a.out, a.steps, "mid") {
+            files = files.output("--out", &p);
+        }
+    } else {
+        files = files.output("--out", &a.out);
+    }
+    a.output.outputs(files, &a.out).check()?;
     let kind = a.model.device;
     dispatch(kind, a)
 }

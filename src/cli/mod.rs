@@ -11,6 +11,7 @@ mod encode;
 mod eval;
 mod eval_attributes;
 mod export;
+mod guard;
 mod inspect;
 mod interpolate;
 mod morph;

@@ -133,6 +133,16 @@ impl OnBackend for MorphArgs {
 
 pub fn run(a: MorphArgs) -> Result<()> {
     a.output.check()?;
+    let dir = a.model.resolve()?;
+    let mut files = super::guard::Files::new()
+        .input("the input", &a.file)
+        .model(&dir);
+    if let Some(attrs) = &a.attributes {
+        files = files.input("--attributes", attrs);
+    }
+    a.output
+        .outputs(files.output("--out", &a.out), &a.out)
+        .check()?;
     let kind = a.model.device;
     dispatch(kind, a)
 }

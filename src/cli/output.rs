@@ -61,6 +61,18 @@ impl OutputArgs {
         Ok(())
     }
 
+    /// Add the extra outputs (`--png` beside `out`, `--wav`) to the files a command writes.
+    pub fn outputs(&self, files: super::guard::Files, out: &Path) -> super::guard::Files {
+        let mut files = files;
+        if self.png {
+            files = files.output("--png", &out.with_extension("png"));
+        }
+        if let Some(w) = &self.wav {
+            files = files.output("--wav", w);
+        }
+        files
+    }
+
     /// Write the extra outputs for `panels` (whose MIDI went to `out`), print every file
     /// written, then play the output if asked; `seq` is the whole output as one note sequence.
     /// Ctrl-C during `--play` ends the process with code 130 once everything is written.

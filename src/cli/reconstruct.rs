@@ -100,6 +100,14 @@ impl OnBackend for ReconstructArgs {
 
 pub fn run(a: ReconstructArgs) -> Result<()> {
     a.output.check()?;
+    if let Some(out) = &a.out {
+        let dir = a.model.resolve()?;
+        let files = super::guard::Files::new()
+            .input("the input", &a.file)
+            .model(&dir)
+            .output("--out", out);
+        a.output.outputs(files, out).check()?;
+    }
     let kind = a.model.device;
     dispatch(kind, a)
 }

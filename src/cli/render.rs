@@ -1,6 +1,6 @@
 //! `musicvae render FILE.mid [-o FILE.wav] [--soundfont FILE.sf2 | --builtin] [--sample-rate HZ]`.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use clap::Args;
 use musicvae::audio::{
     analysis, read_midi_for_audio, render_sequence, write_wav, EngineChoice, RenderOptions,
@@ -69,12 +69,19 @@ fn default_out(midi: &Path) -> PathBuf {
 
 pub fn run(a: RenderArgs) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| default_out(&a.file));
-    if out == a.file {
-        bail!(
-            "{}: the output would overwrite the MIDI file; name a .wav file with -o",
-            out.display()
-        );
+    let mut files = super::guard::Files::new()
+        .input("the MIDI file", &a.file)
+        .output("--out", &out);
+    if let Some(sf) = &a.synth.soundfont {
+        files = files.input("--soundfont", sf);
     }
+    if let Some(p) = &a.waveform {
+        files = files.output("--waveform", p);
+    }
+    if let Some(p) = &a.spectrogram {
+        files = files.output("--spectrogram", p);
+    }
+    files.check()?;
     let seq = read_midi_for_audio(&a.file)?;
     let opts = a.synth.options();
     // Library errors name the file and the cause on one line.

@@ -104,6 +104,14 @@ impl OnBackend for SampleArgs {
 
 pub fn run(a: SampleArgs) -> Result<()> {
     a.output.check()?;
+    let dir = a.model.resolve()?;
+    let mut files = super::guard::Files::new().model(&dir);
+    for p in numbered_paths(&a.out.join("sample.mid"), a.num, "mid") {
+        files = files.output("--out", &p);
+    }
+    a.output
+        .outputs(files, &a.out.join("samples.mid"))
+        .check()?;
     let kind = a.model.device;
     dispatch(kind, a)
 }

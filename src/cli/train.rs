@@ -35,6 +35,10 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Train into --out even though it already holds a model or a run (its checkpoint, weights
+    /// and metrics are replaced). Without it (or --resume) such a folder is refused.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Evaluate on the held-out split every N steps.
     #[arg(long)]
     pub eval_every: Option<u64>,
@@ -87,6 +91,12 @@ impl TrainObserver for Bar {
 
 pub fn run(a: TrainArgs) -> Result<()> {
     check(a.device)?;
+    super::guard::refuse_model_folder(
+        &a.out,
+        "--out",
+        a.resume || a.force,
+        "continue it with --resume, replace it with --force",
+    )?;
     let mut config = if a.resume
         && a.out.join("checkpoint/config.json").is_file()
         && a.set.is_empty()

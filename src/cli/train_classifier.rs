@@ -92,6 +92,10 @@ pub struct TrainClassifierArgs {
     /// Leave out the onset channel (sounding notes only).
     #[arg(long)]
     pub no_onset: bool,
+    /// Train into --out even though it already holds a model (it is replaced). Without it such a
+    /// folder is refused.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl TrainClassifierArgs {
@@ -170,6 +174,7 @@ impl ClassifierObserver for Progress {
 }
 
 pub fn run(a: TrainClassifierArgs) -> Result<()> {
+    super::guard::refuse_model_folder(&a.out, "--out", a.force, "replace it with --force")?;
     let cfg = a.config().with_context(|| {
         format!(
             "bad settings (valid --arch values: {})",
