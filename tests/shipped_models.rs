@@ -137,3 +137,65 @@ fn model_card_figures_are_reproduced_by_eval() {
         "checked {checked:?}"
     );
 }
+
+/// `eval --prior N`: the MGEval-style table of prior samples against held-out phrases, with the
+/// real-vs-real ceiling; bad settings give one line and a non-zero exit.
+#[test]
+fn eval_prior_sample_quality_table() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let json = d.path().join("eval.json");
+    let o = musicvae(&[
+        "eval",
+        "--data",
+        "midi_data",
+        "--prior",
+        "64",
+        "--pairs",
+        "0",
+        "--max-windows",
+        "128",
+        "--json",
+        s(&json),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for feature in [
+        "note count",
+        "pitch range",
+        "mean |interval|",
+        "in major scale",
+        "real vs real",
+    ] {
+        assert!(t.contains(feature), "{feature} missing: {t}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("parse");
+    let q = &v[0]["prior_samples"];
+    assert_eq!(q["generated_segments"].as_u64(), Some(64), "{q}");
+    assert_eq!(q["real_segments"].as_u64(), Some(128), "{q}");
+    let (gen, ceiling) = (
+        q["mean_overlap"].as_f64().expect("mean_overlap"),
+        q["mean_real_vs_real"].as_f64().expect("ceiling"),
+    );
+    assert!(
+        (0.0..=1.0).contains(&gen) && (0.0..=1.0).contains(&ceiling),
+        "{q}"
+    );
+    // Real phrases' pitch range is a handful of semitones; the table reports it.
+    let real_range = q["rows"][1]["real_mean"].as_f64().expect("range");
+    assert!((3.0..15.0).contains(&real_range), "{q}");
+
+    for (args, needle) in [
+        (vec!["--prior", "0"], "--prior must be between 1"),
+        (
+            vec!["--prior", "8", "--temperature", "-1"],
+            "--temperature must be",
+        ),
+    ] {
+        let mut all = vec!["eval", "--data", "midi_data"];
+        all.extend(args);
+        let o = musicvae(&all);
+        let t = text(&o);
+        assert!(!o.status.success() && t.contains(needle), "{all:?}: {t}");
+    }
+}

@@ -7,8 +7,10 @@ use super::data_arg::load_data;
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
+use musicvae::data::converter::DataKind;
 use musicvae::data::converter::Window;
 use musicvae::generate::interpolation_check::{interpolation_check, InterpolationCheck};
+use musicvae::generate::sample_quality::{compare, SampleQuality};
 use musicvae::generate::{resolve_model, Vae, DEFAULT_MODEL};
 use musicvae::io_util::write_atomic;
 use musicvae::train::data::TrainData;
@@ -41,6 +43,13 @@ pub struct EvalArgs {
     /// Windows per batch.
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
+    /// Also draw N phrases from the prior and compare them with the held-out windows feature by
+    /// feature (MGEval-style overlapping areas; melody models, and the melody of trio models).
+    #[arg(long, value_name = "N")]
+    pub prior: Option<usize>,
+    /// Decoding temperature of the prior samples (0 = argmax; Magenta's default 0.5).
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    pub temperature: f64,
     /// Also write the results as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -55,6 +64,7 @@ struct ModelReport {
     held_out_files: usize,
     eval: EvalResult,
     interpolation: Option<InterpolationCheck>,
+    prior_samples: Option<SampleQuality>,
 }
 
 fn pct(x: f64) -> String {
@@ -122,12 +132,28 @@ impl OnBackend for EvalArgs {
             } else {
                 None
             };
+            let prior = match a.prior {
+                Some(n) => {
+                    if vae.kind() == DataKind::Drums {
+                        bail!("--prior: sample-quality features are defined for melodies (and the melody of trio models), not for the drum model {}", vae.describe());
+                    }
+                    let (_, samples) = vae.sample(n, a.temperature, a.seed)?;
+                    // Melody track (track 0 of trio windows).
+                    let generated: Vec<&[u16]> =
+                        samples.iter().map(|w| w.tracks[0].as_slice()).collect();
+                    let real: Vec<&[u16]> =
+                        windows.iter().map(|w| w.tracks[0].as_slice()).collect();
+                    Some(compare(&generated, &real))
+                }
+                None => None,
+            };
             reports.push(ModelReport {
                 model: vae.describe(),
                 dir: dir.display().to_string(),
                 held_out_files: held_files,
                 eval: e,
                 interpolation: interp,
+                prior_samples: prior,
             });
         }
         println!(
@@ -192,6 +218,9 @@ impl OnBackend for EvalArgs {
                 );
                 println!("    A–B distance: {:.2}", ic.a_b_distance);
             }
+            if let Some(q) = &r.prior_samples {
+                print_sample_quality(q, a.prior.unwrap_or(0), a.temperature);
+            }
         }
         if let Some(p) = &a.json {
             write_atomic(p, serde_json::to_string_pretty(&reports)?.as_bytes())?;
@@ -201,7 +230,46 @@ impl OnBackend for EvalArgs {
     }
 }
 
+fn print_sample_quality(q: &SampleQuality, n: usize, temperature: f64) {
+    println!(
+        "  prior samples ({n} at T = {temperature}, {} 2-bar segments) vs held-out ({} segments): overlapping area of feature histograms",
+        q.generated_segments, q.real_segments
+    );
+    println!(
+        "    {:<18} {:>10} {:>10} {:>9} {:>13}",
+        "feature", "generated", "real", "overlap", "real vs real"
+    );
+    for row in &q.rows {
+        println!(
+            "    {:<18} {:>10.2} {:>10.2} {:>9.3} {:>13.3}",
+            row.feature, row.generated_mean, row.real_mean, row.overlap, row.real_vs_real
+        );
+    }
+    println!(
+        "    {:<18} {:>10} {:>10} {:>9.3} {:>13.3}",
+        "mean", "", "", q.mean_overlap, q.mean_real_vs_real
+    );
+    if q.real_bar_repetition > 0.0 || q.generated_bar_repetition > 0.0 {
+        println!(
+            "    bars repeating an earlier bar: generated {:.1}%, real {:.1}%",
+            100.0 * q.generated_bar_repetition,
+            100.0 * q.real_bar_repetition
+        );
+    }
+}
+
 pub fn run(a: EvalArgs) -> Result<()> {
+    if let Some(n) = a.prior {
+        if !(1..=100_000).contains(&n) {
+            bail!("--prior must be between 1 and 100000 samples, got {n}");
+        }
+    }
+    if !a.temperature.is_finite() || a.temperature < 0.0 || a.temperature > 100.0 {
+        bail!(
+            "--temperature must be a number between 0 (argmax) and 100, got {}",
+            a.temperature
+        );
+    }
     let kind = a.device;
     dispatch(kind, a)
 }

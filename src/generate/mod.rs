@@ -9,6 +9,7 @@ pub mod interpolation_check;
 pub mod latent_file;
 pub mod model_dir;
 pub mod output;
+pub mod sample_quality;
 pub mod slerp;
 
 pub use inference::{token_accuracy, Latent, Vae};
