@@ -170,6 +170,23 @@ fn eval_prior_sample_quality_table() {
     }
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("parse");
+    // Magenta's metric (z ~ q(z|x)) beside ours (z = μ).
+    let post = &v[0]["eval"]["posterior_sample"];
+    let tf_q = post["teacher_forced_accuracy"]
+        .as_f64()
+        .expect("z ~ q accuracy");
+    let tf_mu = v[0]["eval"]["teacher_forced_accuracy"]
+        .as_f64()
+        .expect("z = μ");
+    assert!(
+        tf_q > 0.5 && tf_q <= 1.0 && (tf_q - tf_mu).abs() < 0.1,
+        "{post}"
+    );
+    assert_eq!(
+        post["sampled_per_bar"].as_array().map(Vec::len),
+        Some(2),
+        "{post}"
+    );
     let q = &v[0]["prior_samples"];
     assert_eq!(q["generated_segments"].as_u64(), Some(64), "{q}");
     assert_eq!(q["real_segments"].as_u64(), Some(128), "{q}");

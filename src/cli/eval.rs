@@ -14,7 +14,7 @@ use musicvae::generate::sample_quality::{compare, SampleQuality};
 use musicvae::generate::{resolve_model, Vae, DEFAULT_MODEL};
 use musicvae::io_util::write_atomic;
 use musicvae::train::data::TrainData;
-use musicvae::train::eval::{evaluate, EvalResult};
+use musicvae::train::eval::{evaluate_with, EvalResult};
 use musicvae::train::rng::Rng;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -116,12 +116,13 @@ impl OnBackend for EvalArgs {
                 vae.describe(),
                 windows.len()
             );
-            let e = evaluate(
+            let e = evaluate_with(
                 &vae.model,
                 &vae.config.model,
                 &windows,
                 a.batch_size.max(1),
                 a.seed,
+                true,
                 device,
             );
             let interp = if a.pairs > 0 {
@@ -160,17 +161,22 @@ impl OnBackend for EvalArgs {
             "\nheld-out reconstruction accuracy ({} data, argmax of the logits vs the input)",
             a.data.display()
         );
+        println!("z = μ: the encoder's mean (reconstruction); z ~ q: one draw from q(z|x) = N(μ, σ²) (Magenta's evaluation).");
+        println!("teacher-forced: the true previous step is fed; sampled: free-running, temperature-1 samples fed back.");
         println!(
-            "{:<44} {:>8} {:>16} {:>16} {:>9} {:>10}",
-            "model", "windows", "teacher-forced", "sampled (T=1)", "KL bits", "r_loss"
+            "{:<44} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9} {:>8}",
+            "model", "windows", "TF z=μ", "samp z=μ", "TF z~q", "samp z~q", "KL bits", "r_loss"
         );
         for r in &reports {
+            let q = r.eval.posterior_sample.clone().unwrap_or_default();
             println!(
-                "{:<44} {:>8} {:>16} {:>16} {:>9.1} {:>10.2}",
+                "{:<44} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9.1} {:>8.2}",
                 r.model,
                 r.eval.windows,
                 pct(r.eval.teacher_forced_accuracy),
                 pct(r.eval.sampled_accuracy),
+                pct(q.teacher_forced_accuracy),
+                pct(q.sampled_accuracy),
                 r.eval.kl_bits,
                 r.eval.r_loss
             );
@@ -192,8 +198,18 @@ impl OnBackend for EvalArgs {
                 .iter()
                 .map(|x| format!("{:.2}", x))
                 .collect();
-            println!("  teacher-forced: {}", tf.join(" "));
-            println!("  sampled:        {}", sa.join(" "));
+            println!("  teacher-forced, z = μ: {}", tf.join(" "));
+            println!("  sampled, z = μ:        {}", sa.join(" "));
+            if let Some(q) = &r.eval.posterior_sample {
+                let f = |v: &[f64]| {
+                    v.iter()
+                        .map(|x| format!("{x:.2}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                println!("  teacher-forced, z ~ q: {}", f(&q.tf_per_bar));
+                println!("  sampled, z ~ q:        {}", f(&q.sampled_per_bar));
+            }
             if let Some(ic) = &r.interpolation {
                 println!(
                     "  interpolation check ({} pairs, slerp of μ, argmax): fraction of steps differing from A at t = {}",

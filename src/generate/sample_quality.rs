@@ -351,7 +351,7 @@ mod tests {
         let f = phrase_features(&quarters(&[60, 61, 62]));
         assert!((f.in_scale - 2.0 / 3.0).abs() < 1e-12);
         // An empty phrase: silent, no means.
-        let f = phrase_features(&vec![NO_EVENT; SEGMENT_STEPS]);
+        let f = phrase_features(&[NO_EVENT; SEGMENT_STEPS]);
         assert_eq!((f.note_count, f.silent_steps), (0.0, 1.0));
         assert!(f.mean_pitch.is_nan() && f.note_length.is_nan());
     }

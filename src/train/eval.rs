@@ -26,6 +26,9 @@ pub struct EvalResult {
     pub sampled_per_track: Vec<f64>,
     pub r_loss: f64,
     pub kl_bits: f64,
+    /// The same accuracies with z ~ q(z|x) (Magenta's evaluation), when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posterior_sample: Option<PosteriorSampleResult>,
 }
 
 fn to_vec_i64<B: Backend>(t: Tensor<B, 2, burn::tensor::Int>) -> Vec<i64> {
@@ -42,8 +45,101 @@ fn to_vec_f64<B: Backend>(t: Tensor<B, 1>) -> Vec<f64> {
         .unwrap_or_default()
 }
 
-/// Evaluate `model` on `windows` in batches of `batch`. `seed` fixes the sampling noise (ε is not
-/// drawn: z = μ, as for reconstruction).
+/// Figures with z drawn from q(z|x) = N(μ, σ²) (Magenta's evaluation) instead of z = μ.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PosteriorSampleResult {
+    pub teacher_forced_accuracy: f64,
+    pub sampled_accuracy: f64,
+    pub tf_per_bar: Vec<f64>,
+    pub sampled_per_bar: Vec<f64>,
+}
+
+/// Correct predictions per bar position and per track.
+struct Counts {
+    tf_bar: Vec<usize>,
+    sa_bar: Vec<usize>,
+    tf_track: Vec<usize>,
+    sa_track: Vec<usize>,
+}
+
+impl Counts {
+    fn new(bars: usize, tracks: usize) -> Counts {
+        Counts {
+            tf_bar: vec![0; bars],
+            sa_bar: vec![0; bars],
+            tf_track: vec![0; tracks],
+            sa_track: vec![0; tracks],
+        }
+    }
+}
+
+/// Decode `z` teacher-forced and free-running (temperature-1 samples fed back) and count the
+/// steps where the argmax of the logits is the target. Returns the teacher-forced logits.
+#[allow(clippy::too_many_arguments)]
+fn count_pass<B: Backend>(
+    model: &MusicVae<B>,
+    cfg: &ModelConfig,
+    bt: &crate::model::batch::Batch<B>,
+    z: Tensor<B, 2>,
+    b: usize,
+    rng: &mut Rng,
+    counts: &mut Counts,
+    device: &B::Device,
+) -> Vec<Tensor<B, 3>> {
+    let steps = cfg.data.steps();
+    let specs = track_specs(cfg);
+    let tf = model.decode(
+        cfg,
+        z.clone(),
+        steps,
+        DecodeMode::TeacherForced {
+            inputs: bt.inputs.clone(),
+        },
+    );
+    let gumbel = specs
+        .iter()
+        .map(|s| {
+            Tensor::from_data(
+                TensorData::new(rng.gumbels(b * steps * s.depth), [b, steps, s.depth]),
+                device,
+            ) // [b, steps, depth]
+        })
+        .collect();
+    let sampled = model.decode(
+        cfg,
+        z,
+        steps,
+        DecodeMode::Stepwise {
+            inputs: None,
+            noise: StepNoise {
+                feed_sample: None,
+                gumbel: Some(gumbel),
+                temperature: 1.0,
+            },
+        },
+    );
+    for k in 0..specs.len() {
+        let target = to_vec_i64(bt.targets[k].clone()); // [b * steps]
+                                                        // Accuracy = argmax of the logits vs the target, at every step.
+        let tf_pred = to_vec_i64(tf.logits[k].clone().argmax(2).squeeze_dim::<2>(2));
+        let sa_pred = to_vec_i64(sampled.logits[k].clone().argmax(2).squeeze_dim::<2>(2));
+        for i in 0..b * steps {
+            let bar = (i % steps) / 16;
+            if tf_pred[i] == target[i] {
+                counts.tf_bar[bar] += 1;
+                counts.tf_track[k] += 1;
+            }
+            if sa_pred[i] == target[i] {
+                counts.sa_bar[bar] += 1;
+                counts.sa_track[k] += 1;
+            }
+        }
+    }
+    tf.logits
+}
+
+/// Evaluate `model` on `windows` in batches of `batch` with z = μ (as for reconstruction).
+/// `seed` fixes the sampling noise.
 pub fn evaluate<B: Backend>(
     model: &MusicVae<B>,
     cfg: &ModelConfig,
@@ -52,75 +148,60 @@ pub fn evaluate<B: Backend>(
     seed: u64,
     device: &B::Device,
 ) -> EvalResult {
+    evaluate_with(model, cfg, windows, batch, seed, false, device)
+}
+
+/// [`evaluate`], and with `posterior` also the accuracies with z ~ q(z|x) (one draw per window),
+/// Magenta's evaluation, in [`EvalResult::posterior_sample`].
+pub fn evaluate_with<B: Backend>(
+    model: &MusicVae<B>,
+    cfg: &ModelConfig,
+    windows: &[&Window],
+    batch: usize,
+    seed: u64,
+    posterior: bool,
+    device: &B::Device,
+) -> EvalResult {
     let steps = cfg.data.steps();
     let bars = cfg.data.slice_bars;
-    let specs = track_specs(cfg);
-    let nt = specs.len();
+    let nt = track_specs(cfg).len();
     let mut rng = Rng::new(seed);
-    let (mut tf_bar, mut sa_bar) = (vec![0usize; bars], vec![0usize; bars]);
-    let (mut tf_track, mut sa_track) = (vec![0usize; nt], vec![0usize; nt]);
+    // A stream of its own for the posterior pass, so the z = μ figures do not depend on it.
+    let mut q_rng = Rng::new(seed ^ 0x9E37_79B9_7F4A_7C15);
+    let mut mu_counts = Counts::new(bars, nt);
+    let mut q_counts = Counts::new(bars, nt);
     let (mut r_sum, mut kl_sum) = (0.0, 0.0);
     let mut n = 0usize;
     for chunk in windows.chunks(batch.max(1)) {
         let b = chunk.len();
         let bt = make_batch::<B>(cfg.data.kind, chunk, device);
-        let (mu, sigma) = model.encode(bt.inputs.clone());
-        let tf = model.decode(
+        let (mu, sigma) = model.encode(bt.inputs.clone()); // [b, z] each
+        let tf_logits = count_pass(
+            model,
             cfg,
+            &bt,
             mu.clone(),
-            steps,
-            DecodeMode::TeacherForced {
-                inputs: bt.inputs.clone(),
-            },
+            b,
+            &mut rng,
+            &mut mu_counts,
+            device,
         );
         let terms = vae_loss(
-            &tf.logits,
+            &tf_logits,
             &bt.targets,
             mu.clone(),
-            sigma,
+            sigma.clone(),
             cfg.free_nats(),
             0.0,
         );
         r_sum += to_vec_f64(terms.r_loss).iter().sum::<f64>();
         kl_sum += to_vec_f64(terms.kl).iter().sum::<f64>();
-        let gumbel = specs
-            .iter()
-            .map(|s| {
-                Tensor::from_data(
-                    TensorData::new(rng.gumbels(b * steps * s.depth), [b, steps, s.depth]),
-                    device,
-                )
-            })
-            .collect();
-        let sampled = model.decode(
-            cfg,
-            mu,
-            steps,
-            DecodeMode::Stepwise {
-                inputs: None,
-                noise: StepNoise {
-                    feed_sample: None,
-                    gumbel: Some(gumbel),
-                    temperature: 1.0,
-                },
-            },
-        );
-        for k in 0..nt {
-            let target = to_vec_i64(bt.targets[k].clone());
-            // Accuracy = argmax of the logits vs the target, at every step.
-            let tf_pred = to_vec_i64(tf.logits[k].clone().argmax(2).squeeze_dim::<2>(2));
-            let sa_pred = to_vec_i64(sampled.logits[k].clone().argmax(2).squeeze_dim::<2>(2));
-            for i in 0..b * steps {
-                let bar = (i % steps) / 16;
-                if tf_pred[i] == target[i] {
-                    tf_bar[bar] += 1;
-                    tf_track[k] += 1;
-                }
-                if sa_pred[i] == target[i] {
-                    sa_bar[bar] += 1;
-                    sa_track[k] += 1;
-                }
-            }
+        if posterior {
+            let [_, zd] = mu.dims();
+            let eps: Tensor<B, 2> =
+                Tensor::from_data(TensorData::new(q_rng.normals(b * zd), [b, zd]), device); // [b, z]
+            let z = mu + sigma * eps; // [b, z]
+            count_pass(model, cfg, &bt, z, b, &mut q_rng, &mut q_counts, device);
         }
         n += b;
     }
@@ -129,15 +210,23 @@ pub fn evaluate<B: Backend>(
     }
     let per_bar = (n * 16 * nt) as f64;
     let per_track = (n * steps) as f64;
+    let total = |c: &[usize]| c.iter().sum::<usize>() as f64 / (per_track * nt as f64);
+    let frac = |c: &[usize], d: f64| c.iter().map(|&x| x as f64 / d).collect::<Vec<f64>>();
     EvalResult {
         windows: n,
-        teacher_forced_accuracy: tf_track.iter().sum::<usize>() as f64 / (per_track * nt as f64),
-        sampled_accuracy: sa_track.iter().sum::<usize>() as f64 / (per_track * nt as f64),
-        tf_per_bar: tf_bar.iter().map(|&c| c as f64 / per_bar).collect(),
-        sampled_per_bar: sa_bar.iter().map(|&c| c as f64 / per_bar).collect(),
-        tf_per_track: tf_track.iter().map(|&c| c as f64 / per_track).collect(),
-        sampled_per_track: sa_track.iter().map(|&c| c as f64 / per_track).collect(),
+        teacher_forced_accuracy: total(&mu_counts.tf_track),
+        sampled_accuracy: total(&mu_counts.sa_track),
+        tf_per_bar: frac(&mu_counts.tf_bar, per_bar),
+        sampled_per_bar: frac(&mu_counts.sa_bar, per_bar),
+        tf_per_track: frac(&mu_counts.tf_track, per_track),
+        sampled_per_track: frac(&mu_counts.sa_track, per_track),
         r_loss: r_sum / n as f64,
         kl_bits: kl_sum / n as f64 / std::f64::consts::LN_2,
+        posterior_sample: posterior.then(|| PosteriorSampleResult {
+            teacher_forced_accuracy: total(&q_counts.tf_track),
+            sampled_accuracy: total(&q_counts.sa_track),
+            tf_per_bar: frac(&q_counts.tf_bar, per_bar),
+            sampled_per_bar: frac(&q_counts.sa_bar, per_bar),
+        }),
     }
 }
