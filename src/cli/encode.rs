@@ -20,6 +20,9 @@ pub struct EncodeArgs {
     /// Which window of the file (default: the first with at least two notes per bar).
     #[arg(long, conflicts_with = "all_windows")]
     pub window: Option<usize>,
+    /// Take the window that starts at bar B of its section (1-based; see `musicvae inspect FILE --windows`).
+    #[arg(long, value_name = "B", conflicts_with_all = ["window", "all_windows"])]
+    pub bar: Option<usize>,
     /// Encode every window of the file.
     #[arg(long)]
     pub all_windows: bool,
@@ -42,7 +45,11 @@ impl OnBackend for EncodeArgs {
                 .map(|i| pick_window(&a.file, cfg, Some(i)))
                 .collect::<musicvae::Result<Vec<_>>>()?
         } else {
-            vec![pick_window(&a.file, cfg, a.window)?]
+            vec![musicvae::generate::pick(
+                &a.file,
+                cfg,
+                musicvae::generate::WindowChoice::new(a.window, a.bar),
+            )?]
         };
         let windows: Vec<_> = picked.iter().map(|p| p.window.clone()).collect();
         let lat = vae.encode(&windows)?;

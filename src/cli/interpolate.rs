@@ -2,12 +2,13 @@
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
 use super::guard::Files;
-use super::output::{OutputArgs, Written};
+use super::output::{OutputArgs, PerformanceArgs, Written};
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use musicvae::generate::output::Panel;
-use musicvae::generate::{path, pick_window, token_accuracy, Interpolation, Vae};
+use musicvae::generate::output::Performance;
+use musicvae::generate::{path, pick, token_accuracy, Interpolation, Vae, WindowChoice};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -36,6 +37,13 @@ pub struct InterpolateArgs {
     /// Which window of B to use.
     #[arg(long)]
     pub window_b: Option<usize>,
+    /// Take the window of A (and of B, unless --bar-b / --window-b) that starts at bar B of its
+    /// section (1-based, as `musicvae inspect FILE --windows` lists them).
+    #[arg(long, value_name = "B", conflicts_with = "window")]
+    pub bar: Option<usize>,
+    /// Take the window of B that starts at this bar.
+    #[arg(long, value_name = "B", conflicts_with = "window_b")]
+    pub bar_b: Option<usize>,
     /// Path through latent space: slerp (Magenta) or linear (magenta.js).
     #[arg(long, value_enum, default_value_t = Path::Slerp)]
     pub path: Path,
@@ -49,7 +57,25 @@ pub struct InterpolateArgs {
     #[arg(long, default_value_t = 1)]
     pub gap_bars: usize,
     #[command(flatten)]
+    pub perf: PerformanceArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
+}
+
+impl InterpolateArgs {
+    fn choice_a(&self) -> WindowChoice {
+        match self.bar {
+            Some(b) => WindowChoice::Bar(b),
+            None => self.window.into(),
+        }
+    }
+    fn choice_b(&self) -> WindowChoice {
+        match (self.bar_b, self.window_b) {
+            (Some(b), _) => WindowChoice::Bar(b),
+            (None, Some(i)) => WindowChoice::Index(i),
+            (None, None) => self.choice_a(),
+        }
+    }
 }
 
 /// `--path` values.
@@ -74,8 +100,8 @@ impl OnBackend for InterpolateArgs {
             .with_context(|| format!("loading the model in {}", dir.display()))?;
         println!("model: {} from {}", vae.describe(), dir.display());
         let cfg = &vae.config.model.data;
-        let pa = pick_window(&a.a, cfg, a.window)?;
-        let pb = pick_window(&a.b, cfg, a.window_b.or(a.window))?;
+        let pa = pick(&a.a, cfg, a.choice_a())?;
+        let pb = pick(&a.b, cfg, a.choice_b())?;
         println!("A: {}, {}", a.a.display(), pa.describe());
         println!("B: {}, {}", a.b.display(), pb.describe());
         let lat = vae.encode(&[pa.window.clone(), pb.window.clone()])?;
@@ -124,21 +150,30 @@ impl OnBackend for InterpolateArgs {
             n,
             a.temperature
         );
+        // Dynamics: phrase i at t = i/(n−1) blends A's and B's velocities.
+        let perf = Performance {
+            qpm: a.perf.qpm(pa.qpm),
+            velocity: a.perf.velocity,
+            refs: (0..n)
+                .map(|i| {
+                    let t = i as f64 / (n - 1) as f64;
+                    vec![(1.0 - t, pa.notes.as_slice()), (t, pb.notes.as_slice())]
+                })
+                .collect(),
+        };
         let mut written = Written::default();
+        let gap = if a.separate { 0 } else { a.gap_bars };
+        let seq = musicvae::generate::output::performed_sequence(kind, &phrases, gap, &perf);
         if a.separate {
-            for p in musicvae::generate::output::write_separate(kind, &phrases, pa.qpm, &a.out)? {
+            for p in
+                musicvae::generate::output::write_separate_performed(kind, &phrases, &perf, &a.out)?
+            {
                 written.push(p);
             }
         } else {
-            musicvae::generate::output::write_joined(kind, &phrases, pa.qpm, a.gap_bars, &a.out)?;
+            musicvae::music::write_midi_file(&seq, &a.out)?;
             written.push(a.out.clone());
         }
-        let seq = musicvae::generate::output::phrases_sequence(
-            kind,
-            &phrases,
-            pa.qpm,
-            if a.separate { 0 } else { a.gap_bars },
-        );
         a.output
             .finish(kind, &panels, &title, &a.out, &seq, &mut written)?;
         Ok(())
@@ -153,6 +188,7 @@ fn file_name(p: &std::path::Path) -> String {
 
 pub fn run(a: InterpolateArgs) -> Result<()> {
     a.output.check()?;
+    a.perf.check()?;
     let dir = a.model.resolve()?;
     let mut files = Files::new()
         .input("input A", &a.a)

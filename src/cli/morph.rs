@@ -2,13 +2,13 @@
 //! move a phrase along a genre's attribute vector and decode.
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
-use super::output::{OutputArgs, Written};
+use super::output::{OutputArgs, PerformanceArgs, Written};
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use musicvae::generate::attributes::{shift, Attributes};
-use musicvae::generate::output::{phrases_sequence, write_joined, Panel};
-use musicvae::generate::{pick_window, token_accuracy, Vae};
+use musicvae::generate::output::{performed_sequence, Panel, Performance};
+use musicvae::generate::{pick, token_accuracy, Vae, WindowChoice};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -39,6 +39,9 @@ pub struct MorphArgs {
     /// Which window of the file.
     #[arg(long)]
     pub window: Option<usize>,
+    /// Take the window that starts at bar B of its section (1-based; see `musicvae inspect FILE --windows`).
+    #[arg(long, value_name = "B", conflicts_with = "window")]
+    pub bar: Option<usize>,
     /// Sampling temperature (0 = argmax; Magenta's default 0.5).
     #[arg(long, short = 't', default_value_t = 0.5)]
     pub temperature: f64,
@@ -46,6 +49,8 @@ pub struct MorphArgs {
     pub seed: u64,
     #[arg(long, short = 'o', default_value = "morph.mid")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub perf: PerformanceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -79,7 +84,11 @@ impl OnBackend for MorphArgs {
         if v.vector.len() != vae.z_size() {
             bail!("the attribute vectors were computed with another model ({}, z {}); run `musicvae attributes` for this one", attrs.model, v.vector.len());
         }
-        let p = pick_window(&a.file, &vae.config.model.data, a.window)?;
+        let p = pick(
+            &a.file,
+            &vae.config.model.data,
+            WindowChoice::new(a.window, a.bar),
+        )?;
         let mu = vae.encode(std::slice::from_ref(&p.window))?.remove(0).mu;
         let amounts: Vec<f64> = if a.steps == 1 {
             vec![a.amount]
@@ -104,7 +113,13 @@ impl OnBackend for MorphArgs {
             );
         }
         let kind = vae.kind();
-        write_joined(kind, &phrases, p.qpm, 1, &a.out)?;
+        let perf = Performance {
+            qpm: a.perf.qpm(p.qpm),
+            velocity: a.perf.velocity,
+            refs: vec![vec![(1.0, p.notes.as_slice())]; phrases.len()],
+        };
+        let seq = performed_sequence(kind, &phrases, 1, &perf);
+        musicvae::music::write_midi_file(&seq, &a.out)?;
         let mut written = Written(vec![a.out.clone()]);
         let mut panels = vec![Panel::input(p.window.clone(), "input")];
         panels.extend(amounts.iter().zip(&phrases).map(|(x, w)| {
@@ -119,20 +134,15 @@ impl OnBackend for MorphArgs {
             v.label,
             vae.config.model.name
         );
-        a.output.finish(
-            kind,
-            &panels,
-            &title,
-            &a.out,
-            &phrases_sequence(kind, &phrases, p.qpm, 1),
-            &mut written,
-        )?;
+        a.output
+            .finish(kind, &panels, &title, &a.out, &seq, &mut written)?;
         Ok(())
     }
 }
 
 pub fn run(a: MorphArgs) -> Result<()> {
     a.output.check()?;
+    a.perf.check()?;
     let dir = a.model.resolve()?;
     let mut files = super::guard::Files::new()
         .input("the input", &a.file)

@@ -6,6 +6,7 @@ use super::render::SynthArgs;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use musicvae::data::converter::DataKind;
+use musicvae::generate::dynamics::Velocity;
 use musicvae::generate::output::Panel;
 use musicvae::music::note_sequence::NoteSequence;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,36 @@ pub struct OutputArgs {
     pub play: bool,
     #[command(flatten)]
     pub synth: SynthArgs,
+}
+
+/// `--qpm` and `--velocity`: how decoded phrases are performed.
+#[derive(Args, Debug, Clone)]
+pub struct PerformanceArgs {
+    /// Tempo of the written MIDI in quarter notes per minute (default: the first input's tempo).
+    #[arg(long, value_name = "QPM")]
+    pub qpm: Option<f64>,
+    /// Velocities of the written notes: `input` (each decoded note takes the velocity of the
+    /// input note nearest in time and pitch, blended between A and B along a path; drums per
+    /// drum class) or a fixed number 1–127 (e.g. `--velocity 100`, Magenta Studio's choice).
+    #[arg(long, default_value = "input", value_name = "input|N")]
+    pub velocity: Velocity,
+}
+
+impl PerformanceArgs {
+    /// Refuse a tempo our own MIDI reader would reject.
+    pub fn check(&self) -> Result<()> {
+        if let Some(q) = self.qpm {
+            if !(q.is_finite() && (1.0..=1000.0).contains(&q)) {
+                bail!("--qpm must be between 1 and 1000 quarter notes per minute, got {q}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The tempo: `--qpm`, else `input` (the first input's tempo).
+    pub fn qpm(&self, input: f64) -> f64 {
+        self.qpm.unwrap_or(input)
+    }
 }
 
 /// Files written by a command, printed at the end.

@@ -1,12 +1,12 @@
 //! `musicvae reconstruct FILE.mid`: encode → decode, and how much of the input came back.
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
-use super::output::{OutputArgs, Written};
+use super::output::{OutputArgs, PerformanceArgs, Written};
 use anyhow::{Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
-use musicvae::generate::output::{phrases_sequence, write_joined, Panel};
-use musicvae::generate::{pick_window, token_accuracy, Vae};
+use musicvae::generate::output::{performed_sequence, Panel, Performance};
+use musicvae::generate::{pick, token_accuracy, Vae, WindowChoice};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -18,6 +18,9 @@ pub struct ReconstructArgs {
     /// Which window of the file (default: the first with at least two notes per bar).
     #[arg(long)]
     pub window: Option<usize>,
+    /// Take the window that starts at bar B of its section (1-based; see `musicvae inspect FILE --windows`).
+    #[arg(long, value_name = "B", conflicts_with = "window")]
+    pub bar: Option<usize>,
     /// Sampling temperature of the decoder (default 0 = argmax: the most likely reconstruction).
     #[arg(long, short = 't', default_value_t = 0.0)]
     pub temperature: f64,
@@ -26,6 +29,8 @@ pub struct ReconstructArgs {
     /// Write the input phrase and its reconstruction (one bar of rest between) to this MIDI file.
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub perf: PerformanceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -36,7 +41,11 @@ impl OnBackend for ReconstructArgs {
         let dir = a.model.resolve()?;
         let vae = Vae::<B>::load(&dir, device)
             .with_context(|| format!("loading the model in {}", dir.display()))?;
-        let p = pick_window(&a.file, &vae.config.model.data, a.window)?;
+        let p = pick(
+            &a.file,
+            &vae.config.model.data,
+            WindowChoice::new(a.window, a.bar),
+        )?;
         let lat = vae.encode(std::slice::from_ref(&p.window))?;
         let rec = vae
             .decode(&[lat[0].mu.clone()], a.temperature, a.seed)?
@@ -70,7 +79,13 @@ impl OnBackend for ReconstructArgs {
         if let Some(out) = &a.out {
             let kind = vae.kind();
             let phrases = vec![p.window.clone(), rec.clone()];
-            write_joined(kind, &phrases, p.qpm, 1, out)?;
+            let perf = Performance {
+                qpm: a.perf.qpm(p.qpm),
+                velocity: a.perf.velocity,
+                refs: vec![vec![(1.0, p.notes.as_slice())]; 2],
+            };
+            let seq = performed_sequence(kind, &phrases, 1, &perf);
+            musicvae::music::write_midi_file(&seq, out)?;
             let mut written = Written(vec![out.clone()]);
             let panels = vec![
                 Panel::input(p.window.clone(), "input"),
@@ -81,14 +96,8 @@ impl OnBackend for ReconstructArgs {
                 a.file.display(),
                 vae.config.model.name
             );
-            a.output.finish(
-                kind,
-                &panels,
-                &title,
-                out,
-                &phrases_sequence(kind, &phrases, p.qpm, 1),
-                &mut written,
-            )?;
+            a.output
+                .finish(kind, &panels, &title, out, &seq, &mut written)?;
         } else if a.output.png || a.output.wav.is_some() || a.output.play {
             anyhow::bail!(
                 "--png, --wav and --play need --out (they show the MIDI file written there)"
@@ -100,6 +109,7 @@ impl OnBackend for ReconstructArgs {
 
 pub fn run(a: ReconstructArgs) -> Result<()> {
     a.output.check()?;
+    a.perf.check()?;
     if let Some(out) = &a.out {
         let dir = a.model.resolve()?;
         let files = super::guard::Files::new()

@@ -1,6 +1,7 @@
 //! Taking one phrase of a model's length out of a MIDI file: Magenta's extraction gives every
 //! window; the user picks one with `--window`, otherwise the first with enough notes is used.
 
+use super::dynamics::{window_input_notes, InputNote};
 use crate::data::converter::{extract, ConverterConfig, DataKind, Window, WindowOrigin};
 use crate::error::{Error, Result};
 use crate::music::quantize::STEPS_PER_BAR;
@@ -18,6 +19,37 @@ pub struct PickedWindow {
     pub origin: WindowOrigin,
     /// Tempo of the section it came from.
     pub qpm: f64,
+    /// The input's notes inside the window, with their velocities (for `--velocity input`).
+    pub notes: Vec<InputNote>,
+}
+
+/// Which window of a file a command takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WindowChoice {
+    /// The first window with at least two notes per bar (see [`default_window`]).
+    #[default]
+    Default,
+    /// `--window I`: the I-th window as `musicvae inspect --windows` lists them.
+    Index(usize),
+    /// `--bar B`: the first window that starts at bar B (1-based) of its section.
+    Bar(usize),
+}
+
+impl WindowChoice {
+    /// From `--window` and `--bar` (at most one is given; `--bar` wins).
+    pub fn new(window: Option<usize>, bar: Option<usize>) -> Self {
+        match (bar, window) {
+            (Some(b), _) => WindowChoice::Bar(b),
+            (None, Some(i)) => WindowChoice::Index(i),
+            (None, None) => WindowChoice::Default,
+        }
+    }
+}
+
+impl From<Option<usize>> for WindowChoice {
+    fn from(o: Option<usize>) -> Self {
+        o.map(WindowChoice::Index).unwrap_or_default()
+    }
 }
 
 impl PickedWindow {
@@ -77,6 +109,11 @@ pub fn pick_window(
     cfg: &ConverterConfig,
     choice: Option<usize>,
 ) -> Result<PickedWindow> {
+    pick(path, cfg, choice.into())
+}
+
+/// Read `path` and take the window `choice` names for a model with converter `cfg`.
+pub fn pick(path: &Path, cfg: &ConverterConfig, choice: WindowChoice) -> Result<PickedWindow> {
     let seq = read_midi_file(path)?;
     let ex = extract(&seq, cfg);
     if ex.windows.is_empty() {
@@ -94,8 +131,25 @@ pub fn pick_window(
     }
     let count = ex.windows.len();
     let index = match choice {
-        Some(i) if i < count => i,
-        Some(i) => {
+        WindowChoice::Index(i) if i < count => i,
+        WindowChoice::Bar(b) => match ex.origins.iter().position(|o| o.start_bar + 1 == b as i64) {
+            Some(i) => i,
+            None => {
+                let mut starts: Vec<i64> = ex.origins.iter().map(|o| o.start_bar + 1).collect();
+                starts.sort_unstable();
+                starts.dedup();
+                let list: Vec<String> = starts.iter().take(12).map(|s| s.to_string()).collect();
+                return Err(Error::bad_input(
+                        path,
+                        format!(
+                            "--bar {b}: no window starts at bar {b}; windows start at bars {}{} (see `musicvae inspect --windows`)",
+                            list.join(", "),
+                            if starts.len() > 12 { ", …" } else { "" }
+                        ),
+                    ));
+            }
+        },
+        WindowChoice::Index(i) => {
             return Err(Error::bad_input(
                 path,
                 format!(
@@ -104,7 +158,7 @@ pub fn pick_window(
             ),
             ))
         }
-        None => default_window(cfg.kind, &ex.windows).unwrap_or(0),
+        WindowChoice::Default => default_window(cfg.kind, &ex.windows).unwrap_or(0),
     };
     let origin = ex.origins[index].clone();
     let qpm = ex
@@ -112,6 +166,7 @@ pub fn pick_window(
         .get(origin.section)
         .and_then(|s| s.qpm)
         .unwrap_or(crate::music::note_sequence::DEFAULT_QPM);
+    let notes = window_input_notes(&seq, cfg.kind, &origin, qpm, cfg.steps());
     Ok(PickedWindow {
         path: path.to_path_buf(),
         window: ex.windows[index].clone(),
@@ -119,6 +174,7 @@ pub fn pick_window(
         count,
         origin,
         qpm,
+        notes,
     })
 }
 

@@ -3,6 +3,8 @@
 
 pub mod attribute_eval;
 pub mod attributes;
+pub mod dynamics;
+pub mod grid;
 pub mod inference;
 pub mod input;
 pub mod interpolation_check;
@@ -13,6 +15,6 @@ pub mod sample_quality;
 pub mod slerp;
 
 pub use inference::{token_accuracy, Latent, Vae};
-pub use input::{pick_window, PickedWindow};
+pub use input::{pick, pick_window, PickedWindow, WindowChoice};
 pub use model_dir::{resolve_model, DEFAULT_MODEL};
 pub use slerp::{path, slerp, Interpolation};

@@ -2,11 +2,12 @@
 //! bars of rest between them), or one file per phrase; a piano-roll PNG of them side by side.
 //! Every file is written atomically.
 
+use super::dynamics::{apply_velocities, PhraseRefs, Velocity};
 use crate::data::converter::{window_to_sequence, windows_to_sequence, DataKind, Window};
 use crate::error::Result;
 use crate::music::note_sequence::NoteSequence;
 use crate::music::write_midi_file;
-use crate::plot::{draw_piano_roll, RollPanel};
+use crate::plot::{draw_piano_roll_columns, RollPanel};
 use std::path::{Path, PathBuf};
 
 /// The phrases as one note sequence, `gap_bars` bars of rest between them.
@@ -17,6 +18,73 @@ pub fn phrases_sequence(
     gap_bars: usize,
 ) -> NoteSequence {
     windows_to_sequence(kind, windows, qpm, gap_bars)
+}
+
+/// How decoded phrases are performed: tempo, and where velocities come from (`refs[i]`: the input
+/// notes phrase i takes its dynamics from, with weights; see [`crate::generate::dynamics`]).
+#[derive(Debug, Clone)]
+pub struct Performance<'a> {
+    pub qpm: f64,
+    pub velocity: Velocity,
+    pub refs: Vec<PhraseRefs<'a>>,
+}
+
+impl Performance<'_> {
+    /// Tempo `qpm`, every note at the converter's default velocity.
+    pub fn plain(qpm: f64) -> Performance<'static> {
+        Performance {
+            qpm,
+            velocity: Velocity::Fixed(super::dynamics::DEFAULT_VELOCITY),
+            refs: Vec::new(),
+        }
+    }
+}
+
+/// The phrases as one performed note sequence (tempo, velocities), `gap_bars` bars between them.
+pub fn performed_sequence(
+    kind: DataKind,
+    windows: &[Window],
+    gap_bars: usize,
+    perf: &Performance,
+) -> NoteSequence {
+    let mut seq = windows_to_sequence(kind, windows, perf.qpm, gap_bars);
+    let steps = windows
+        .first()
+        .and_then(|w| w.tracks.first())
+        .map(|t| t.len())
+        .unwrap_or(0);
+    apply_velocities(
+        &mut seq,
+        kind,
+        steps,
+        gap_bars,
+        perf.qpm,
+        &perf.refs,
+        perf.velocity,
+    );
+    seq
+}
+
+/// Write one performed MIDI file per phrase; returns the paths.
+pub fn write_separate_performed(
+    kind: DataKind,
+    windows: &[Window],
+    perf: &Performance,
+    path: &Path,
+) -> Result<Vec<PathBuf>> {
+    let paths = numbered_paths(path, windows.len(), "mid");
+    for (i, (w, p)) in windows.iter().zip(&paths).enumerate() {
+        let one = Performance {
+            qpm: perf.qpm,
+            velocity: perf.velocity,
+            refs: perf.refs.get(i).cloned().into_iter().collect(),
+        };
+        write_midi_file(
+            &performed_sequence(kind, std::slice::from_ref(w), 0, &one),
+            p,
+        )?;
+    }
+    Ok(paths)
 }
 
 /// Write the phrases one after another into one MIDI file.
@@ -73,6 +141,8 @@ pub struct Panel {
     pub window: Window,
     pub caption: String,
     pub is_input: bool,
+    /// Drawn with a heavy frame (the corners of a grid).
+    pub marked: bool,
 }
 
 impl Panel {
@@ -81,6 +151,7 @@ impl Panel {
             window,
             caption: caption.into(),
             is_input: false,
+            marked: false,
         }
     }
     pub fn input(window: Window, caption: impl Into<String>) -> Self {
@@ -88,12 +159,29 @@ impl Panel {
             window,
             caption: caption.into(),
             is_input: true,
+            marked: false,
         }
+    }
+    /// The same panel with a heavy frame.
+    pub fn mark(mut self) -> Self {
+        self.marked = true;
+        self
     }
 }
 
 /// A piano roll of the panels side by side.
 pub fn write_png(kind: DataKind, panels: &[Panel], title: &str, path: &Path) -> Result<()> {
+    write_png_columns(kind, panels, title, None, path)
+}
+
+/// [`write_png`] with `columns` panels per row (`None`: as many as fit).
+pub fn write_png_columns(
+    kind: DataKind,
+    panels: &[Panel],
+    title: &str,
+    columns: Option<usize>,
+    path: &Path,
+) -> Result<()> {
     let any_input = panels.iter().any(|p| p.is_input);
     let rolls: Vec<RollPanel> = panels
         .iter()
@@ -104,6 +192,7 @@ pub fn write_png(kind: DataKind, panels: &[Panel], title: &str, path: &Path) -> 
                 p.caption.clone(),
                 steps,
             );
+            roll.highlight = p.marked;
             if p.is_input {
                 // Inputs get their own colours: instrument numbers after the decoded ones.
                 for n in roll.notes.iter_mut().filter(|n| !n.is_drum) {
@@ -124,7 +213,7 @@ pub fn write_png(kind: DataKind, panels: &[Panel], title: &str, path: &Path) -> 
         }
         names.extend(inputs);
     }
-    draw_piano_roll(&rolls, title, &names).save_png(path)
+    draw_piano_roll_columns(&rolls, title, &names, columns).save_png(path)
 }
 
 /// Instrument-number offset that gives input phrases their own colour.

@@ -10,5 +10,5 @@ pub mod spectrogram;
 pub use canvas::Canvas;
 pub use chart::{grid, line_chart, waveform, ChartSpec, Series};
 pub use heatmap::confusion_matrix;
-pub use pianoroll::{draw_piano_roll, RollPanel};
+pub use pianoroll::{draw_piano_roll, draw_piano_roll_columns, RollPanel};
 pub use spectrogram::spectrogram;

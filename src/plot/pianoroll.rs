@@ -26,6 +26,8 @@ pub struct RollPanel {
     pub notes: Vec<RollNote>,
     /// Length in steps (the panel is at least this wide).
     pub steps: usize,
+    /// Drawn with a heavy frame (e.g. the corners of a latent grid).
+    pub highlight: bool,
 }
 
 impl RollPanel {
@@ -59,6 +61,7 @@ impl RollPanel {
             caption: caption.into(),
             notes,
             steps: steps.unwrap_or_else(|| len.div_ceil(bar).max(1) * bar),
+            highlight: false,
         }
     }
 }
@@ -81,6 +84,17 @@ pub type InstrumentNames = Vec<(u32, String)>;
 /// Draw panels side by side. `names` labels the instruments in the legend (missing ones are called
 /// "instrument N", drums "drums").
 pub fn draw_piano_roll(panels: &[RollPanel], title: &str, names: &InstrumentNames) -> Canvas {
+    draw_piano_roll_columns(panels, title, names, None)
+}
+
+/// [`draw_piano_roll`] with a fixed number of panels per row (a grid), or as many as fit in
+/// 2400 pixels (`None`).
+pub fn draw_piano_roll_columns(
+    panels: &[RollPanel],
+    title: &str,
+    names: &InstrumentNames,
+    columns: Option<usize>,
+) -> Canvas {
     let pitched: Vec<&RollNote> = panels
         .iter()
         .flat_map(|p| &p.notes)
@@ -126,7 +140,10 @@ pub fn draw_piano_roll(panels: &[RollPanel], title: &str, names: &InstrumentName
     let panel_w = max_steps as i64 * sx;
     let label_w: i64 = 40;
     let gap: i64 = 16;
-    let cols = (2400 / (panel_w + gap)).clamp(1, panels.len().max(1) as i64) as usize;
+    let cols = match columns {
+        Some(c) => c.clamp(1, panels.len().max(1)),
+        None => (2400 / (panel_w + gap)).clamp(1, panels.len().max(1) as i64) as usize,
+    };
     let grid_rows = panels.len().div_ceil(cols).max(1);
     let pitch_h = rows * ry;
     let drum_h = if has_drums {
@@ -237,6 +254,11 @@ pub fn draw_piano_roll(panels: &[RollPanel], title: &str, names: &InstrumentName
             }
         }
         c.rect(ox, py, w + 1, total_h, DARK_GREY);
+        if p.highlight {
+            for k in 1..=3 {
+                c.rect(ox - k, py - k, w + 1 + 2 * k, total_h + 2 * k, BLACK);
+            }
+        }
     }
     // Legend.
     let mut lx = left;
