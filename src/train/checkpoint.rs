@@ -247,7 +247,13 @@ pub fn save_checkpoint(
 ) -> Result<()> {
     let tmp = run.join("checkpoint.tmp");
     let cur = run.join("checkpoint");
-    let old = run.join("checkpoint.old");
+    // A complete checkpoint.tmp newer than checkpoint/ (a kill before its swap, then a resume
+    // from it) is swapped in first, so the newest complete checkpoint is never deleted.
+    if let Some(t) = complete_step(&tmp, false) {
+        if complete_step(&cur, true).is_none_or(|c| t > c) {
+            swap_in(run)?;
+        }
+    }
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
@@ -269,6 +275,19 @@ pub fn save_checkpoint(
         &serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Invalid(e.to_string()))?,
     )?;
     sync_dir(&tmp)?;
+    swap_in(run)?;
+    // Latest weights for generation, beside the run's metrics.
+    save_model_bytes(run, model_mpk, config)
+}
+
+/// `checkpoint/` → `checkpoint.old/`, complete `checkpoint.tmp/` → `checkpoint/`, then drop the old
+/// one; the run folder is fsynced after each rename.
+fn swap_in(run: &Path) -> Result<()> {
+    let (tmp, cur, old) = (
+        run.join("checkpoint.tmp"),
+        run.join("checkpoint"),
+        run.join("checkpoint.old"),
+    );
     if cur.exists() {
         if old.exists() {
             std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
@@ -281,8 +300,7 @@ pub fn save_checkpoint(
     if old.exists() {
         std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
     }
-    // Latest weights for generation, beside the run's metrics.
-    save_model_bytes(run, model_mpk, config)
+    Ok(())
 }
 
 /// Step of `dir` if it holds a complete checkpoint: a `complete.json` whose sizes and hashes match
@@ -371,6 +389,65 @@ pub fn check_optimizer_record(path: &Path, bytes: &[u8], model: &[Leaf]) -> Resu
 mod tests {
     use super::*;
     use burn::backend::NdArray;
+
+    fn state(step: u64) -> TrainState {
+        TrainState {
+            step,
+            epoch: 0,
+            position: 0,
+            rng: Rng::new(1),
+            skipped_steps: 0,
+            elapsed_secs: 0.0,
+        }
+    }
+
+    /// A complete checkpoint folder of `step` at `to` (made in a scratch run, then moved).
+    fn complete_at(to: &Path, step: u64, cfg: &Config) {
+        let scratch = tempfile::tempdir().unwrap();
+        save_checkpoint(scratch.path(), b"m", b"o", &state(step), cfg).unwrap();
+        std::fs::rename(scratch.path().join("checkpoint"), to).unwrap();
+    }
+
+    #[test]
+    fn newest_complete_checkpoint_in_every_interleaving() {
+        let cfg = Config::preset("tiny").unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let run = d.path();
+        let (cur, tmp, old) = (
+            run.join("checkpoint"),
+            run.join("checkpoint.tmp"),
+            run.join("checkpoint.old"),
+        );
+        assert_eq!(latest_checkpoint(run), None);
+        // Killed while writing the very first one: nothing complete.
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(tmp.join("model.mpk"), b"m").unwrap();
+        assert_eq!(latest_checkpoint(run), None);
+        save_checkpoint(run, b"m", b"o", &state(2), &cfg).unwrap();
+        assert_eq!(latest_checkpoint(run), Some((cur.clone(), 2)));
+        assert!(!tmp.exists() && !old.exists());
+        // Killed after checkpoint.tmp was complete, before the swap: the newer tmp wins.
+        complete_at(&tmp, 4, &cfg);
+        assert_eq!(latest_checkpoint(run), Some((tmp.clone(), 4)));
+        // ...but not without its complete.json, nor with a file that does not match it.
+        std::fs::rename(tmp.join(MANIFEST), run.join("m.json")).unwrap();
+        assert_eq!(latest_checkpoint(run), Some((cur.clone(), 2)));
+        std::fs::rename(run.join("m.json"), tmp.join(MANIFEST)).unwrap();
+        std::fs::write(tmp.join("optimizer.mpk"), b"x").unwrap();
+        assert_eq!(latest_checkpoint(run), Some((cur.clone(), 2)));
+        std::fs::write(tmp.join("optimizer.mpk"), b"o").unwrap();
+        // Killed between the two renames: checkpoint.old and checkpoint.tmp.
+        std::fs::rename(&cur, &old).unwrap();
+        assert_eq!(latest_checkpoint(run), Some((tmp.clone(), 4)));
+        assert_eq!(resume_config(run).unwrap(), Some(cfg.clone()));
+        // The next save keeps step 4 (swapped in first) and ends with one folder.
+        save_checkpoint(run, b"m", b"o", &state(6), &cfg).unwrap();
+        assert_eq!(latest_checkpoint(run), Some((cur.clone(), 6)));
+        assert!(!tmp.exists() && !old.exists());
+        // A folder from before complete.json existed still resumes (never a bare tmp).
+        std::fs::remove_file(cur.join(MANIFEST)).unwrap();
+        assert_eq!(latest_checkpoint(run), Some((cur.clone(), 6)));
+    }
 
     #[test]
     fn f16_weights_load_and_stay_close() {
