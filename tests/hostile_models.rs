@@ -213,7 +213,8 @@ fn write_cache(dir: &Path, edit: impl FnOnce(&mut CacheMeta)) {
 #[test]
 fn hostile_cache_json_is_a_clean_error() {
     let d = tempfile::tempdir().expect("tempdir");
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut CacheMeta)>)> = vec![
+    type Edit = Box<dyn FnOnce(&mut CacheMeta)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("slice_bars", Box::new(|m| m.converter.slice_bars = 0)),
         ("bytes", Box::new(|m| m.num_windows = usize::MAX / 2)),
         ("outside", Box::new(|m| m.files[0].first_window = 3)),
