@@ -268,3 +268,22 @@ fn latent_tempo_is_range_checked() {
     }
     assert!(!out.exists());
 }
+
+#[test]
+fn classifier_weights_are_checked_against_its_config() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let c = d.path().join("clf");
+    std::fs::create_dir_all(&c).expect("mkdir");
+    for f in ["config.json", "model.mpk"] {
+        std::fs::copy(root().join("models/genre-classifier").join(f), c.join(f)).expect("copy");
+    }
+    let midi = "midi_data/german_folk/essen_altdeu10_0122.mid";
+    let classify = || musicvae(&["classify", "--classifier", s(&c), midi]);
+    assert!(classify().status.success(), "the copy classifies");
+    let good = std::fs::read(c.join("model.mpk")).expect("read");
+    std::fs::write(c.join("model.mpk"), truncate_first_tensor(&good, 8)).expect("write");
+    clean_error(&classify(), &["model.mpk", "needs", "damaged"]);
+    std::fs::write(c.join("model.mpk"), &good).expect("write");
+    edit_config(&c, |v| v["width"] = serde_json::json!(2.0));
+    clean_error(&classify(), &["model.mpk", "config.json"]);
+}
