@@ -73,6 +73,9 @@ impl Arch {
     }
 }
 
+/// Most labels a classifier config may list (its output layer is sized from them).
+pub const MAX_LABELS: usize = 1000;
+
 /// Everything that defines a classifier and its training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassifierConfig {
@@ -263,10 +266,13 @@ impl ClassifierConfig {
         }
         c.validate()
             .map_err(|e| Error::bad_input(path, e.to_string()))?;
-        if c.labels.len() < 2 {
+        if c.labels.len() < 2 || c.labels.len() > MAX_LABELS {
             return Err(Error::bad_input(
                 path,
-                "the config lists fewer than two labels",
+                format!(
+                    "the config lists {} labels (accepted: 2..={MAX_LABELS})",
+                    c.labels.len()
+                ),
             ));
         }
         Ok(c)

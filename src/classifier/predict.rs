@@ -9,6 +9,7 @@ use super::pianoroll::RollSpec;
 use crate::data::converter::{extract, ConverterConfig, Window, WindowOrigin};
 use crate::error::{Error, Result};
 use crate::io_util::write_atomic;
+use crate::model::record_check;
 use crate::music::melody::MELODY_CLASSES;
 use crate::music::note_sequence::NoteSequence;
 use crate::music::read_midi_file;
@@ -76,7 +77,21 @@ impl<B: Backend> GenreClassifier<B> {
         }
         let config = ClassifierConfig::load(&cp)?;
         let bytes = std::fs::read(&mp).map_err(|e| Error::io(&mp, e))?;
+        // Check every tensor (byte length, names, shapes) before burn reads the record: burn does
+        // not compare shapes, and a short buffer would be read past its end.
+        let leaves = record_check::tensors(&bytes)
+            .map_err(|e| Error::bad_input(&mp, format!("{e}; the file is damaged")))?;
         let fresh = ClassifierNet::<B>::new(&config, config.labels.len(), device);
+        let expected = recorder()
+            .record(fresh.clone().into_record(), ())
+            .map_err(|e| Error::Invalid(format!("cannot serialise the classifier: {e}")))?;
+        let expected = record_check::tensors(&expected).map_err(Error::Invalid)?;
+        record_check::same_structure(&leaves, &expected).map_err(|e| {
+            Error::bad_input(
+                &mp,
+                format!("{e}; its config.json does not describe these weights"),
+            )
+        })?;
         let record = recorder().load(bytes, device).map_err(|e| {
             Error::bad_input(
                 &mp,

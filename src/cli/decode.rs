@@ -8,6 +8,7 @@ use clap::Args;
 use musicvae::generate::latent_file::parse_latent_json;
 use musicvae::generate::output::{phrases_sequence, write_joined, Panel};
 use musicvae::generate::Vae;
+use musicvae::music::midi_in::{MAX_QPM, MIN_QPM};
 use musicvae::music::note_sequence::DEFAULT_QPM;
 use musicvae::train::rng::Rng;
 use std::path::PathBuf;
@@ -39,6 +40,11 @@ pub struct DecodeArgs {
 impl OnBackend for DecodeArgs {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let a = self;
+        if let Some(q) = a.qpm {
+            if !(MIN_QPM..=MAX_QPM).contains(&q) {
+                bail!("--qpm {q} is not a tempo (accepted: {MIN_QPM}–{MAX_QPM} quarter notes per minute)");
+            }
+        }
         let bytes =
             std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
         let input = parse_latent_json(&a.file, &bytes)?;

@@ -97,14 +97,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
         a.resume || a.force,
         "continue it with --resume, replace it with --force",
     )?;
-    let mut config = if a.resume
-        && a.out.join("checkpoint/config.json").is_file()
-        && a.set.is_empty()
-        && a.config_file.is_none()
-    {
-        musicvae::train::checkpoint::load_config(&a.out.join("checkpoint/config.json"))?
-    } else {
-        Config::preset(&a.config)?
+    // --resume continues the newest complete checkpoint with the config saved in it.
+    let saved = match a.resume && a.set.is_empty() && a.config_file.is_none() {
+        true => musicvae::train::checkpoint::resume_config(&a.out)?,
+        false => None,
+    };
+    let mut config = match saved {
+        Some(c) => c,
+        None => Config::preset(&a.config)?,
     };
     if let Some(f) = &a.config_file {
         config.merge_json_file(f)?;

@@ -42,6 +42,35 @@ pub struct CacheMeta {
     pub num_windows: usize,
 }
 
+/// Longest window a cache may describe, in bars.
+const MAX_CACHE_BARS: usize = 1024;
+
+impl CacheMeta {
+    /// Sizes and ranges that the loader and training index with: a window length of 1..=1024
+    /// bars, a split fraction in [0, 1], and every file's window range inside the window list.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let bars = self.converter.slice_bars;
+        if bars == 0 || bars > MAX_CACHE_BARS {
+            return Err(format!(
+                "converter.slice_bars is {bars}, not in 1..={MAX_CACHE_BARS}"
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.held_out_fraction) {
+            return Err("held_out_fraction is not in [0, 1]".into());
+        }
+        for f in &self.files {
+            let end = f.first_window.checked_add(f.num_windows);
+            if end.is_none_or(|e| e > self.num_windows) {
+                return Err(format!(
+                    "file {} claims windows {}..+{} outside the {} windows of the cache",
+                    f.rel, f.first_window, f.num_windows, self.num_windows
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A loaded cache.
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -81,13 +110,20 @@ impl Cache {
                 ),
             ));
         }
+        meta.check().map_err(|why| {
+            Error::bad_input(
+                &mp,
+                format!("{why}; the cache is damaged, run `musicvae prepare` again"),
+            )
+        })?;
         let bp = dir.join("windows.bin");
         let bin = std::fs::read(&bp).map_err(|e| Error::io(&bp, e))?;
         let depths = meta.converter.kind.track_depths();
         let steps = meta.converter.steps();
         let per = depths.len() * steps * 2;
-        if bin.len() != per * meta.num_windows {
-            return Err(Error::bad_input(&bp, format!("holds {} bytes, expected {} for {} windows; the cache is damaged, run `musicvae prepare` again", bin.len(), per * meta.num_windows, meta.num_windows)));
+        let expected = per.checked_mul(meta.num_windows);
+        if expected != Some(bin.len()) {
+            return Err(Error::bad_input(&bp, format!("holds {} bytes, expected {} × {per} for {} windows; the cache is damaged, run `musicvae prepare` again", bin.len(), meta.num_windows, meta.num_windows)));
         }
         let mut windows = Vec::with_capacity(meta.num_windows);
         for chunk in bin.chunks_exact(per) {

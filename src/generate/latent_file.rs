@@ -10,6 +10,7 @@
 //! `[0.1, ...]`, a list of vectors `[[...], [...]]`, or `{"z": [...]}`.
 
 use crate::error::{Error, Result};
+use crate::music::midi_in::{MAX_QPM, MIN_QPM};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -70,6 +71,24 @@ pub fn parse_latent_json(path: &Path, bytes: &[u8]) -> Result<DecodeInput> {
         if f.items.is_empty() {
             return Err(bad("holds no latent vectors".into()));
         }
+        for (k, i) in f.items.iter().enumerate() {
+            if !(MIN_QPM..=MAX_QPM).contains(&i.qpm) {
+                return Err(bad(format!(
+                    "item {k}: qpm {} is not a tempo (accepted: {MIN_QPM}–{MAX_QPM})",
+                    i.qpm
+                )));
+            }
+            if i.mu.iter().any(|x| !x.is_finite()) {
+                return Err(bad(format!(
+                    "item {k}: mu holds a number too large for a latent vector"
+                )));
+            }
+            if i.sigma.iter().any(|s| !(s.is_finite() && *s >= 0.0)) {
+                return Err(bad(format!(
+                    "item {k}: sigma holds a negative or infinite value"
+                )));
+            }
+        }
         return Ok(DecodeInput {
             qpm: f.items.first().map(|i| i.qpm),
             mu: f.items.iter().map(|i| i.mu.clone()).collect(),
@@ -92,6 +111,9 @@ pub fn parse_latent_json(path: &Path, bytes: &[u8]) -> Result<DecodeInput> {
     };
     if mu.is_empty() || mu.iter().any(|m| m.is_empty()) {
         return Err(bad("holds an empty vector".into()));
+    }
+    if mu.iter().flatten().any(|x| !x.is_finite()) {
+        return Err(bad("holds a number too large for a latent vector".into()));
     }
     Ok(DecodeInput {
         mu,
@@ -140,6 +162,9 @@ mod tests {
             b"[[]]",
             br#"{"format": "x", "model": "m", "z_size": 1, "items": []}"#,
             br#"["a"]"#,
+            br#"[1e39]"#,
+            br#"{"format": "musicvae-latent/1", "model": "m", "z_size": 1, "items": [{"source": "a", "window": 0, "windows_in_file": 1, "start_time": 0, "qpm": 0, "mu": [0], "sigma": [0]}]}"#,
+            br#"{"format": "musicvae-latent/1", "model": "m", "z_size": 1, "items": [{"source": "a", "window": 0, "windows_in_file": 1, "start_time": 0, "qpm": -1, "mu": [0], "sigma": [0]}]}"#,
         ] {
             let e = parse_latent_json(p, bad).unwrap_err().to_string();
             assert!(e.starts_with("z.json: "), "{e}");

@@ -99,6 +99,19 @@ pub struct Config {
     pub train: TrainConfig,
 }
 
+/// Largest latent size a config may ask for.
+pub const MAX_Z: usize = 4096;
+/// Most units in one LSTM layer.
+pub const MAX_LAYER: usize = 8192;
+/// Most LSTM layers in the encoder or decoder.
+pub const MAX_LAYERS: usize = 8;
+/// Longest window in bars.
+pub const MAX_BARS: usize = 64;
+/// Largest batch.
+pub const MAX_BATCH: usize = 1 << 16;
+/// Most weights of a model (2³⁰ ≈ 1.07 G, 4 GiB as f32; Magenta's biggest preset has ≈ 0.2 G).
+pub const MAX_PARAMS: u128 = 1 << 30;
+
 /// Names of the presets.
 pub const PRESETS: &[&str] = &[
     "cat-mel_2bar_small",
@@ -351,30 +364,49 @@ impl Config {
         self.validate()
     }
 
-    /// Check the values that would otherwise fail deep inside training.
+    /// Check every value against the limits below, so a hostile or mistyped config.json fails here with
+    /// one line instead of deep inside training or with a huge allocation.
+    ///
+    /// Limits: `z_size` 1..=[`MAX_Z`]; 1..=[`MAX_LAYERS`] layers of 1..=[`MAX_LAYER`] units in the
+    /// encoder and decoder; `slice_bars` 1..=[`MAX_BARS`]; at most [`MAX_PARAMS`] weights in all;
+    /// `batch_size` 1..=[`MAX_BATCH`]; `transpose` 0..=24; every float finite; rates, β and
+    /// probabilities in their ranges; learning rate and Adam ε > 0.
     pub fn validate(&self) -> Result<()> {
-        let m = &self.model;
+        self.model.validate()?;
+        let t = &self.train;
         let bad = |s: String| Err(Error::Invalid(s));
-        if m.z_size == 0 || m.enc_rnn_size.is_empty() || m.dec_rnn_size.is_empty() {
-            return bad("z_size, enc_rnn_size and dec_rnn_size must be non-empty".into());
+        if t.batch_size == 0 || t.batch_size > MAX_BATCH {
+            return bad(format!("batch_size must be in 1..={MAX_BATCH}"));
         }
-        if m.enc_rnn_size.contains(&0) || m.dec_rnn_size.contains(&0) {
-            return bad("layer sizes must be > 0".into());
+        if !(0.0..=1.0).contains(&t.held_out_fraction) {
+            return bad("held_out_fraction must be in [0, 1]".into());
         }
-        if let Some([bars, steps]) = m.hierarchical {
-            if bars * steps != m.data.steps() {
-                return bad(format!(
-                    "hierarchical [{bars}, {steps}] does not cover the {} steps of a {}-bar window",
-                    m.data.steps(),
-                    m.data.slice_bars
-                ));
+        let pos = [
+            ("learning_rate", t.learning_rate),
+            ("adam_epsilon", t.adam_epsilon),
+            ("grad_clip", t.grad_clip),
+            ("grad_norm_skip", t.grad_norm_skip),
+        ];
+        for (name, v) in pos {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!("{name} must be a finite number > 0 (got {v})"));
             }
         }
-        if self.train.batch_size == 0 {
-            return bad("batch_size must be > 0".into());
+        let unit = [
+            ("decay_rate", t.decay_rate),
+            ("adam_beta1", t.adam_beta1),
+            ("adam_beta2", t.adam_beta2),
+        ];
+        for (name, v) in unit {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(format!("{name} must be in [0, 1] (got {v})"));
+            }
         }
-        if !(0.0..=1.0).contains(&self.train.held_out_fraction) {
-            return bad("held_out_fraction must be in [0, 1]".into());
+        if !(t.min_learning_rate.is_finite() && t.min_learning_rate >= 0.0) {
+            return bad("min_learning_rate must be a finite number >= 0".into());
+        }
+        if !(0..=24).contains(&t.transpose) {
+            return bad(format!("transpose must be in 0..=24 (got {})", t.transpose));
         }
         Ok(())
     }
@@ -385,6 +417,141 @@ impl Config {
 }
 
 impl ModelConfig {
+    /// Check the architecture, the data window and the loss settings (see [`Config::validate`]).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |s: String| Err(Error::Invalid(s));
+        if self.z_size == 0 || self.z_size > MAX_Z {
+            return bad(format!(
+                "z_size must be in 1..={MAX_Z} (got {})",
+                self.z_size
+            ));
+        }
+        for (name, sizes) in [
+            ("enc_rnn_size", &self.enc_rnn_size),
+            ("dec_rnn_size", &self.dec_rnn_size),
+        ] {
+            if sizes.is_empty() || sizes.len() > MAX_LAYERS {
+                return bad(format!(
+                    "{name} must list 1..={MAX_LAYERS} layer sizes (got {})",
+                    sizes.len()
+                ));
+            }
+            if let Some(s) = sizes.iter().find(|&&s| s == 0 || s > MAX_LAYER) {
+                return bad(format!(
+                    "{name}: layer sizes must be in 1..={MAX_LAYER} (got {s})"
+                ));
+            }
+        }
+        let d = &self.data;
+        if d.slice_bars == 0 || d.slice_bars > MAX_BARS {
+            return bad(format!(
+                "data.slice_bars must be in 1..={MAX_BARS} (got {})",
+                d.slice_bars
+            ));
+        }
+        if !(d.gap_bars.is_finite() && d.gap_bars >= 0.0) {
+            return bad("data.gap_bars must be a finite number >= 0".into());
+        }
+        if let Some([bars, steps]) = self.hierarchical {
+            if bars.checked_mul(steps) != Some(d.steps()) {
+                return bad(format!(
+                    "hierarchical [{bars}, {steps}] does not cover the {} steps of a {}-bar window",
+                    d.steps(),
+                    d.slice_bars
+                ));
+            }
+        }
+        let finite = [
+            ("forget_bias", self.forget_bias),
+            ("free_bits", self.free_bits),
+            ("max_beta", self.max_beta),
+        ];
+        for (name, v) in finite {
+            if !v.is_finite() || (name != "forget_bias" && v < 0.0) {
+                return bad(format!(
+                    "{name} must be a finite number{} (got {v})",
+                    if name == "forget_bias" { "" } else { " >= 0" }
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.beta_rate) {
+            return bad(format!(
+                "beta_rate must be in [0, 1] (got {})",
+                self.beta_rate
+            ));
+        }
+        let rate_ok = match self.sampling {
+            SamplingSchedule::None => true,
+            SamplingSchedule::Constant(p) | SamplingSchedule::Exponential(p) => {
+                (0.0..=1.0).contains(&p)
+            }
+            SamplingSchedule::InverseSigmoid(k) => k.is_finite() && k > 0.0,
+        };
+        if !rate_ok {
+            return bad(
+                "sampling rate out of range (constant/exponential: [0, 1]; inverse_sigmoid: > 0)"
+                    .into(),
+            );
+        }
+        let n = self.num_params();
+        if n > MAX_PARAMS {
+            return bad(format!(
+                "the model would have {n} weights, more than the limit of {MAX_PARAMS}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of weights [`MusicVae::new`](super::MusicVae::new) allocates for this config, computed
+    /// without allocating (saturating; compared with `model.mpk` before the model is built).
+    pub fn num_params(&self) -> u128 {
+        use super::batch::{input_width, track_inputs};
+        let (add, mul) = (u128::saturating_add, u128::saturating_mul);
+        let u = |x: usize| x as u128;
+        // One fused cell: w_ih [d, 4H], w_hh [H, 4H], bias [4H].
+        let cell = |d: u128, h: u128| mul(mul(4, h), add(add(d, h), 1));
+        let dense = |i: u128, o: u128| add(mul(i, o), o);
+        let stacked = |d0: u128, sizes: &[usize]| {
+            let (mut d, mut n) = (d0, 0u128);
+            for &h in sizes {
+                n = add(n, cell(d, u(h)));
+                d = u(h);
+            }
+            n
+        };
+        let sizes = &self.dec_rnn_size;
+        let state_width: u128 = sizes.iter().map(|&h| 2 * u(h)).fold(0, add);
+        let top = u(sizes.last().copied().unwrap_or(0));
+        let core = |in_w: u128, cond: u128, out: u128| {
+            add(
+                add(stacked(add(in_w, cond), sizes), dense(cond, state_width)),
+                dense(top, out),
+            )
+        };
+        let w = u(input_width(self.data.kind));
+        let z = u(self.z_size);
+        let (mut d, mut n) = (w, 0u128);
+        for &h in &self.enc_rnn_size {
+            n = add(n, mul(2, cell(d, u(h))));
+            d = 2 * u(h);
+        }
+        let summary = 2 * u(self.enc_rnn_size.last().copied().unwrap_or(0));
+        n = add(n, mul(2, dense(summary, z)));
+        let depths = self.data.kind.track_depths();
+        match self.hierarchical {
+            None => add(n, core(w, z, u(depths.iter().sum()))),
+            Some(_) => {
+                let conductor = add(stacked(1, sizes), dense(z, state_width));
+                let cores = depths
+                    .iter()
+                    .zip(track_inputs(self.data.kind))
+                    .map(|(&dep, inp)| core(u(inp.width()), top, u(dep)))
+                    .fold(0, add);
+                add(add(n, conductor), cores)
+            }
+        }
+    }
+
     /// β at `step`.
     pub fn beta(&self, step: u64) -> f64 {
         (1.0 - self.beta_rate.powf(step as f64)) * self.max_beta
@@ -428,6 +595,58 @@ mod tests {
         assert!((s.probability(6908) - 0.5).abs() < 1e-3);
         assert!((s.probability(10_000) - 0.9567).abs() < 1e-3);
         assert_eq!(s.probability(1_000_000), 1.0);
+    }
+
+    #[test]
+    fn param_count_matches_the_built_model() {
+        use burn::module::Module;
+        type B = burn::backend::NdArray<f32>;
+        let dev = Default::default();
+        for (preset, sets) in [
+            ("tiny", vec![]),
+            ("tiny-hier", vec![]),
+            ("tiny", vec!["dec_rnn_size=[8,12]", "enc_rnn_size=[6,10]"]),
+            (
+                "cat-drums_2bar_small",
+                vec!["z_size=8", "enc_rnn_size=[8]", "dec_rnn_size=[8,8]"],
+            ),
+            (
+                "hierdec-trio_16bar",
+                vec!["z_size=4", "enc_rnn_size=[4,6]", "dec_rnn_size=[6,4]"],
+            ),
+        ] {
+            let mut c = Config::preset(preset).unwrap();
+            c.apply_overrides(&sets.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+            let m = crate::model::MusicVae::<B>::new(&c.model, 0, &dev);
+            assert_eq!(
+                c.model.num_params(),
+                m.num_params() as u128,
+                "{preset} {sets:?}"
+            );
+        }
+        for p in PRESETS {
+            assert!(Config::preset(p).unwrap().model.num_params() < MAX_PARAMS);
+        }
+    }
+
+    #[test]
+    fn absurd_values_rejected() {
+        for set in [
+            "z_size=1000000000",
+            "enc_rnn_size=[1000000000]",
+            "dec_rnn_size=[8,8,8,8,8,8,8,8,8]",
+            "dec_rnn_size=[8192,8192,8192,8192,8192,8192,8192,8192]",
+            "model.data.slice_bars=0",
+            "learning_rate=-1",
+            "adam_epsilon=0",
+            "beta_rate=2",
+            "batch_size=0",
+            "transpose=-3",
+        ] {
+            let mut c = Config::preset("tiny").unwrap();
+            assert!(c.apply_overrides(&[set.to_string()]).is_err(), "{set}");
+        }
     }
 
     #[test]

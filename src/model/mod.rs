@@ -7,6 +7,7 @@ pub mod export;
 pub mod init;
 pub mod loss;
 pub mod lstm;
+pub mod record_check;
 pub mod vae;
 
 pub use config::{Config, ModelConfig, SamplingSchedule, TrainConfig};

@@ -23,7 +23,12 @@ impl TrainData {
         let mut train_files = Vec::new();
         let mut eval = Vec::new();
         for f in &cache.meta.files {
-            let idx: Vec<usize> = (f.first_window..f.first_window + f.num_windows).collect();
+            // Cache::load checked the ranges; clamp anyway for caches built in code.
+            let end = f
+                .first_window
+                .saturating_add(f.num_windows)
+                .min(cache.windows.len());
+            let idx: Vec<usize> = (f.first_window.min(end)..end).collect();
             if f.held_out {
                 eval.extend(idx);
             } else {

@@ -3,7 +3,8 @@
 //! periodic held-out evaluation on the inner backend, metrics.jsonl, atomic checkpoints, exact resume.
 
 use super::checkpoint::{
-    checkpoint_dir, load_config, model_bytes, recorder, save_checkpoint, TrainState,
+    check_optimizer_record, latest_checkpoint, load_checkpoint_model, load_config, model_bytes,
+    recorder, save_checkpoint, TrainState,
 };
 use super::data::{transpose_window, TrainData};
 use super::eval::{evaluate, EvalResult};
@@ -13,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
 use crate::model::vae::track_specs;
 use crate::model::{Config, MusicVae};
-use burn::module::{AutodiffModule, Module};
+use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, Optimizer};
 use burn::record::Recorder;
 use burn::tensor::backend::AutodiffBackend;
@@ -72,6 +73,13 @@ pub struct TrainSummary {
     pub last_eval: Option<EvalResult>,
 }
 
+/// Whether a training run was started in `run` (a resume that finds no complete checkpoint there
+/// starts again from step 0 instead of failing).
+fn started(run: &Path) -> bool {
+    run.join("checkpoint.tmp").is_dir()
+        || (run.join("metrics.jsonl").is_file() && !run.join("model.mpk").is_file())
+}
+
 /// Train (or resume) a model on `data` with `config`.
 pub fn train<B: AutodiffBackend>(
     config: &Config,
@@ -109,24 +117,20 @@ pub fn train<B: AutodiffBackend>(
         elapsed_secs: 0.0,
     };
 
-    if opts.resume {
-        let ck = checkpoint_dir(run)
-            .ok_or_else(|| Error::bad_input(run, "--resume: no checkpoint in this run folder"))?;
+    let ck = latest_checkpoint(run).map(|(d, _)| d);
+    if let (true, Some(ck)) = (opts.resume, &ck) {
         let saved = load_config(&ck.join("config.json"))?;
         if saved.model != config.model {
-            return Err(Error::bad_input(&ck, "--resume: the saved model config differs from the requested one; resume without --config overrides"));
+            return Err(Error::bad_input(ck, "--resume: the saved model config differs from the requested one; resume without --config overrides"));
         }
-        let mb =
-            std::fs::read(ck.join("model.mpk")).map_err(|e| Error::io(ck.join("model.mpk"), e))?;
-        let ob = std::fs::read(ck.join("optimizer.mpk"))
-            .map_err(|e| Error::io(ck.join("optimizer.mpk"), e))?;
-        let rec = recorder()
-            .load(mb, device)
-            .map_err(|e| Error::bad_input(&ck, format!("cannot read model.mpk: {e}")))?;
-        model = model.load_record(rec);
+        let (loaded, leaves) = load_checkpoint_model::<B>(ck, mc, device)?;
+        model = loaded;
+        let op = ck.join("optimizer.mpk");
+        let ob = std::fs::read(&op).map_err(|e| Error::io(&op, e))?;
+        check_optimizer_record(&op, &ob, &leaves)?;
         let orec = recorder()
             .load(ob, device)
-            .map_err(|e| Error::bad_input(&ck, format!("cannot read optimizer.mpk: {e}")))?;
+            .map_err(|e| Error::bad_input(&op, format!("cannot read the optimizer state: {e}")))?;
         optim = optim.load_record(orec);
         let sp = ck.join("state.json");
         let raw = std::fs::read(&sp).map_err(|e| Error::io(&sp, e))?;
@@ -148,12 +152,18 @@ pub fn train<B: AutodiffBackend>(
                 .collect();
             crate::io_util::write_atomic(&metrics_path, kept.as_bytes())?;
         }
-    } else if checkpoint_dir(run).is_some() {
+    } else if opts.resume && !started(run) {
+        return Err(Error::bad_input(
+            run,
+            "--resume: no checkpoint in this run folder",
+        ));
+    } else if !opts.resume && ck.is_some() {
         return Err(Error::bad_input(
             run,
             "already holds a checkpoint: use --resume to continue it, or another --out",
         ));
     } else {
+        // A new run, or a resumed one killed before its first checkpoint was complete: step 0.
         let _ = std::fs::remove_file(&metrics_path);
     }
 
