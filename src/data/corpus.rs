@@ -27,17 +27,65 @@ fn is_midi(p: &Path) -> bool {
 }
 
 /// All MIDI files under `root` (sorted by relative path). Hidden folders are skipped.
+///
+/// Symbolic links are followed, but each folder and each file is visited once (by its canonical
+/// path), so a link loop ends and a file reached twice counts once (under its first relative path
+/// in sorted order). A sub-folder that cannot be listed is skipped (see [`scan_report`]); only an
+/// unreadable `root` is an error.
 pub fn scan(root: &Path) -> Result<Vec<CorpusFile>> {
+    scan_report(root).map(|r| r.files)
+}
+
+/// What [`scan_report`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    pub files: Vec<CorpusFile>,
+    /// Folders that could not be listed: (relative path, reason).
+    pub unreadable: Vec<(String, String)>,
+}
+
+fn rel_of(root: &Path, p: &Path) -> Vec<String> {
+    p.strip_prefix(root)
+        .unwrap_or(p)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// [`scan`], also naming the sub-folders it had to skip.
+pub fn scan_report(root: &Path) -> Result<Scan> {
     let meta = std::fs::metadata(root).map_err(|e| Error::io(root, e))?;
     if !meta.is_dir() {
         return Err(Error::bad_input(root, "is not a folder"));
     }
-    let mut out = Vec::new();
+    let mut out = Scan::default();
+    let mut seen_dirs = std::collections::HashSet::new();
+    let mut candidates: Vec<(PathBuf, Vec<String>)> = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let rd = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        // A folder reached again (a link loop, or two links to one folder) is listed once.
+        let canon = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+        if !seen_dirs.insert(canon) {
+            continue;
+        }
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if dir != root => {
+                out.unreadable
+                    .push((rel_of(root, &dir).join("/"), e.to_string()));
+                continue;
+            }
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
         for entry in rd {
-            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    out.unreadable
+                        .push((rel_of(root, &dir).join("/"), e.to_string()));
+                    break;
+                }
+            };
             let p = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') {
@@ -46,25 +94,30 @@ pub fn scan(root: &Path) -> Result<Vec<CorpusFile>> {
             if p.is_dir() {
                 stack.push(p);
             } else if is_midi(&p) {
-                let rel_path = p.strip_prefix(root).unwrap_or(&p);
-                let rel: Vec<String> = rel_path
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                let label = if rel.len() > 1 {
-                    rel[0].clone()
-                } else {
-                    String::new()
-                };
-                out.push(CorpusFile {
-                    path: p.clone(),
-                    rel: rel.join("/"),
-                    label,
-                });
+                let rel = rel_of(root, &p);
+                candidates.push((p, rel));
             }
         }
     }
-    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    candidates.sort_by(|a, b| a.1.join("/").cmp(&b.1.join("/")));
+    let mut seen_files = std::collections::HashSet::new();
+    for (p, rel) in candidates {
+        let canon = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+        if !seen_files.insert(canon) {
+            continue;
+        }
+        let label = if rel.len() > 1 {
+            rel[0].clone()
+        } else {
+            String::new()
+        };
+        out.files.push(CorpusFile {
+            path: p,
+            rel: rel.join("/"),
+            label,
+        });
+    }
+    out.unreadable.sort();
     Ok(out)
 }
 

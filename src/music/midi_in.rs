@@ -19,6 +19,8 @@ use std::path::Path;
 
 /// Largest MIDI file we accept (real MIDI files are a few hundred KB at most).
 pub const MAX_MIDI_BYTES: u64 = 16 * 1024 * 1024;
+/// Longest track name kept, in bytes (longer ones are cut).
+pub const MAX_NAME_BYTES: usize = 256;
 /// Tempos outside this range (quarter notes per minute) are rejected as corrupt.
 pub const MIN_QPM: f64 = 1.0;
 pub const MAX_QPM: f64 = 2000.0;
@@ -281,6 +283,9 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
         for ev in track {
             match ev.kind {
                 TrackEventKind::Meta(MetaMessage::TrackName(name)) => {
+                    // Names are cut to MAX_NAME_BYTES: a name is copied into every instrument of
+                    // its track, and a multi-MB one would be copied thousands of times.
+                    let name = &name[..name.len().min(MAX_NAME_BYTES)];
                     track_name = String::from_utf8_lossy(name).trim().to_string();
                 }
                 TrackEventKind::Midi { channel, message } => {
