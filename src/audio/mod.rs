@@ -42,6 +42,21 @@ pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 16_000..=192_000;
 /// Longest render accepted (a guard against files with a stray note hours in).
 pub const MAX_SECONDS: f64 = 30.0 * 60.0;
 
+/// Most sound a render may synthesise, summed over its notes (each note's sounding time, release
+/// included): the built-in synthesiser's work is notes × note length × sample rate, so a file of
+/// many long notes is refused up front, with a clear error, instead of running for hours. 24 hours
+/// of note time is a 30-minute piece with 48 voices sounding all the time.
+pub const MAX_NOTE_SECONDS: f64 = 24.0 * 3600.0;
+
+/// Total sounding time of the notes a render plays, in seconds.
+pub fn note_seconds(seq: &NoteSequence) -> f64 {
+    seq.notes
+        .iter()
+        .filter(|n| n.velocity > 0 && n.start_time >= 0.0 && n.start_time.is_finite())
+        .map(synth::sounding_seconds)
+        .sum()
+}
+
 /// Whether this build can play audio in real time (cargo feature `playback`).
 pub const PLAYBACK_AVAILABLE: bool = cfg!(feature = "playback");
 
@@ -207,6 +222,15 @@ pub fn render_sequence(seq: &NoteSequence, opts: &RenderOptions) -> Result<Rende
             "the music lasts {:.0} minutes; renders are limited to {:.0} minutes",
             end / 60.0,
             MAX_SECONDS / 60.0
+        )));
+    }
+    let work = note_seconds(seq);
+    if !work.is_finite() || work > MAX_NOTE_SECONDS {
+        return Err(Error::Invalid(format!(
+            "the notes sound for {:.0} hours in total (notes × their length); renders are limited \
+             to {:.0} hours of note time: render a shorter excerpt",
+            work / 3600.0,
+            MAX_NOTE_SECONDS / 3600.0
         )));
     }
     let engine = resolve_engine(&opts.engine)?;

@@ -4,6 +4,7 @@ pub mod analyse;
 pub mod cache;
 pub mod converter;
 pub mod corpus;
+pub mod fuzz;
 pub mod prepare;
 
 pub use analyse::{analyse_bytes, Analysis};

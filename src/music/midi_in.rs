@@ -116,6 +116,23 @@ fn check_chunks(bytes: &[u8]) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// SMPTE timing must name one of the four frame rates. (midly 0.5 overflows negating a frame-rate
+/// byte of 0x80: checked here first.)
+fn check_smpte(bytes: &[u8]) -> std::result::Result<(), String> {
+    let Some(at) = bytes.windows(4).position(|w| w == b"MThd") else {
+        return Ok(());
+    };
+    let Some(&hi) = bytes.get(at + 12) else {
+        return Ok(());
+    };
+    if hi & 0x80 != 0 && ![0xE8, 0xE7, 0xE3, 0xE2].contains(&hi) {
+        return Err(format!(
+            "invalid SMPTE timing: frame rate byte 0x{hi:02X} is not 24, 25, 29.97 or 30 frames per second"
+        ));
+    }
+    Ok(())
+}
+
 /// Parse MIDI bytes into a note sequence. Errors are plain reasons (the caller adds the path).
 pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
     if bytes.len() < 14 || &bytes[0..4] != b"MThd" {
@@ -128,6 +145,7 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
         }
     }
     check_chunks(bytes)?;
+    check_smpte(bytes)?;
     let smf = Smf::parse(bytes).map_err(|e| format!("{e}"))?;
     if smf.tracks.is_empty() {
         return Err("the file has no tracks".into());
@@ -380,5 +398,16 @@ mod tests {
         assert!(e.contains("truncated"), "{e}");
         let e = parse_midi(&ok[..14]).unwrap_err();
         assert!(e.contains("ends after 0"), "{e}");
+    }
+
+    #[test]
+    fn rejects_bad_smpte_frame_rate_without_panicking() {
+        let mut b =
+            b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x80\x04MTrk\x00\x00\x00\x04\x00\xff\x2f\x00"
+                .to_vec();
+        let e = parse_midi(&b).unwrap_err();
+        assert!(e.contains("SMPTE"), "{e}");
+        b[12] = 0xE7; // 25 fps
+        assert!(parse_midi(&b).is_ok());
     }
 }
