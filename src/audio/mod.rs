@@ -386,3 +386,41 @@ pub fn play_sequence_until_ctrl_c(seq: &NoteSequence, opts: &RenderOptions) -> R
     let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
     play_sequence(seq, opts, &stop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::music::Note;
+
+    #[test]
+    fn total_note_time_is_bounded_with_a_clear_error() {
+        // 100 voices held for 20 minutes: within 30 minutes, but 33 hours of note time.
+        let notes = (0..100u8)
+            .map(|i| Note {
+                pitch: 20 + i,
+                velocity: 80,
+                start_time: 0.0,
+                end_time: 1200.0,
+                start_tick: 0,
+                end_tick: 0,
+                program: 0,
+                instrument: 0,
+                is_drum: false,
+            })
+            .collect();
+        let mut seq = NoteSequence {
+            notes,
+            ..Default::default()
+        };
+        seq.update_total_time();
+        assert!(note_seconds(&seq) > MAX_NOTE_SECONDS);
+        let t0 = std::time::Instant::now();
+        let e = render_sequence(&seq, &RenderOptions::default()).unwrap_err();
+        assert!(t0.elapsed().as_secs_f64() < 1.0);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("hours of note time") && !msg.contains('\n'),
+            "{msg}"
+        );
+    }
+}

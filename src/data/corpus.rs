@@ -169,4 +169,46 @@ mod tests {
         assert_eq!(files[1].label, "irish");
         assert_eq!(files[1].rel, "irish/sub/a.mid");
     }
+
+    #[test]
+    fn scan_ends_on_link_loops_and_counts_a_file_once() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("g/sub")).unwrap();
+        std::fs::write(d.path().join("g/sub/a.mid"), b"x").unwrap();
+        // A loop (g/sub/up → g) and a second name for the same folder (h → g).
+        std::os::unix::fs::symlink(d.path().join("g"), d.path().join("g/sub/up")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("g"), d.path().join("h")).unwrap();
+        let files = scan(d.path()).unwrap();
+        let rels: Vec<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["g/sub/a.mid"]);
+        assert_eq!(files[0].label, "g");
+    }
+
+    #[test]
+    fn scan_skips_an_unreadable_folder_and_names_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("ok")).unwrap();
+        std::fs::create_dir_all(d.path().join("locked")).unwrap();
+        std::fs::write(d.path().join("ok/a.mid"), b"x").unwrap();
+        std::fs::write(d.path().join("locked/b.mid"), b"x").unwrap();
+        let locked = d.path().join("locked");
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let r = scan_report(d.path());
+        // Whether mode 000 blocks listing depends on who runs the test (root reads anyway).
+        let blocked = std::fs::read_dir(&locked).is_err();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let r = r.unwrap();
+        let rels: Vec<&str> = r.files.iter().map(|f| f.rel.as_str()).collect();
+        if blocked {
+            assert_eq!(rels, ["ok/a.mid"]);
+            assert_eq!(r.unreadable.len(), 1);
+            assert_eq!(r.unreadable[0].0, "locked");
+        } else {
+            assert_eq!(rels, ["locked/b.mid", "ok/a.mid"]);
+            assert!(r.unreadable.is_empty());
+        }
+        // An unreadable root is still an error naming it.
+        assert!(scan(&d.path().join("missing")).is_err());
+    }
 }

@@ -164,3 +164,50 @@ pub fn summarize(cache: &Cache) -> BTreeMap<String, LabelSummary> {
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_worker_does_not_shift_results_onto_other_files() {
+        // Real files with different window counts, in two labels.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("midi_data");
+        let d = tempfile::tempdir().unwrap();
+        let src = scan(&root).unwrap();
+        for (i, f) in src.iter().step_by(37).take(8).enumerate() {
+            let dir = d.path().join(if i % 2 == 0 { "a" } else { "b" });
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(&f.path, dir.join(format!("{i}.mid"))).unwrap();
+        }
+        let cfg = ConverterConfig::melody(2, Some((0, 31)));
+        // The progress callback panics once: the worker that calls it first dies.
+        let fired = std::sync::atomic::AtomicBool::new(false);
+        let cache = prepare_dir(d.path(), &cfg, SplitConfig::default(), &|_, _| {
+            if !fired.swap(true, Ordering::SeqCst) {
+                panic!("worker dies (test)");
+            }
+        })
+        .unwrap();
+        assert_eq!(cache.meta.files.len() + cache.meta.skipped.len(), 8);
+        assert!(
+            !cache.meta.skipped.is_empty(),
+            "one worker's files are skipped"
+        );
+        for s in &cache.meta.skipped {
+            assert!(
+                s.reason.contains("internal error"),
+                "{}: {}",
+                s.rel,
+                s.reason
+            );
+        }
+        // Every file kept holds exactly its own windows.
+        for f in &cache.meta.files {
+            let seq = read_midi_file(&d.path().join(&f.rel)).unwrap();
+            let own = extract(&seq, &cfg).windows;
+            let got = &cache.windows[f.first_window..f.first_window + f.num_windows];
+            assert_eq!(got, &own[..], "{}", f.rel);
+        }
+    }
+}

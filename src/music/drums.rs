@@ -187,4 +187,22 @@ mod tests {
         let notes = drum_tokens_to_notes(&t[0].tokens, 120.0, 100, 9);
         assert_eq!(notes.len(), 4);
     }
+
+    #[test]
+    fn far_apart_hits_make_separate_tracks_without_filling_the_gap() {
+        let far = 1i64 << 39;
+        let q = QuantizedSequence {
+            notes: vec![hit(36, 0), hit(38, 1), hit(42, far), hit(36, far)],
+            steps_per_quarter: 4,
+            qpm: 120.0,
+            numerator: 4,
+            denominator: 4,
+            total_steps: far + 1,
+            source_start_time: 0.0,
+        };
+        let t = extract_drum_tracks(&q, 1.0, 100);
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].start_step, t[0].tokens.len()), (0, 16));
+        assert_eq!((t[1].start_step, t[1].tokens[0]), (far, 1 | 4));
+    }
 }

@@ -502,4 +502,27 @@ mod tests {
         let q = crate::music::quantize::quantize(&seq, 4).unwrap();
         assert_eq!(grid_tokens(&q, 16), canonical(&t));
     }
+
+    #[test]
+    fn a_note_of_a_trillion_steps_costs_two_events_and_is_cut_at_max_bars() {
+        use crate::music::quantize::MAX_STEP;
+        // One note held to the step cap, then one far later: memory follows the notes.
+        let q = qs(vec![qn(60, 0, MAX_STEP), qn(62, MAX_STEP, MAX_STEP + 1)]);
+        let m = extract_melodies(&q, &MelodyOptions::default());
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].tokens.len(), 100 * 16);
+        assert_eq!(m[0].tokens[0], pitch_token(60));
+        assert!(m[0].tokens[1..].iter().all(|&t| t == NO_EVENT));
+    }
+
+    #[test]
+    fn many_melodies_separated_by_bars_are_found_in_order() {
+        // 20k one-bar melodies, each alone in its bar with a bar of rest: every one is found.
+        let notes: Vec<_> = (0..20_000i64)
+            .map(|i| qn(40 + (i % 40) as u8, i * 32, i * 32 + 2))
+            .collect();
+        let m = extract_melodies(&qs(notes), &MelodyOptions::default());
+        assert_eq!(m.len(), 20_000);
+        assert_eq!(m[19_999].start_step, 19_999 * 32);
+    }
 }

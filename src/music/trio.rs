@@ -277,4 +277,30 @@ mod tests {
         };
         assert!(extract_trio_windows(&q2, 2, 2, 1024, usize::MAX).is_empty());
     }
+
+    #[test]
+    fn a_million_bar_trio_is_capped_at_max_bars_and_limit() {
+        let far = 16 * 1_000_000i64;
+        let notes = vec![
+            n(72, 0, far, 0, 0, false),
+            n(36, 0, far, 33, 1, false),
+            n(36, 0, far, 0, 2, true),
+        ];
+        let q = QuantizedSequence {
+            notes,
+            steps_per_quarter: 4,
+            qpm: 120.0,
+            numerator: 4,
+            denominator: 4,
+            total_steps: far,
+            source_start_time: 0.0,
+        };
+        // Windows start in the first 1024 bars only; all but the first are identical silence
+        // (held notes leave no onset), deduplicated.
+        let w = extract_trio_windows(&q, 16, 2, 1024, usize::MAX);
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].melody[0], crate::music::melody::pitch_token(72));
+        assert_eq!(extract_trio_windows(&q, 16, 2, 1024, 1).len(), 1);
+        assert!(extract_trio_windows(&q, 16, 2, 8, usize::MAX).is_empty());
+    }
 }
