@@ -99,7 +99,7 @@ pub fn scan_report(root: &Path) -> Result<Scan> {
             }
         }
     }
-    candidates.sort_by(|a, b| a.1.join("/").cmp(&b.1.join("/")));
+    candidates.sort_by_cached_key(|a| a.1.join("/"));
     let mut seen_files = std::collections::HashSet::new();
     for (p, rel) in candidates {
         let canon = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());

@@ -101,12 +101,14 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
-/// Every MIDI file of midi_data/ (sorted), as bytes.
+/// The seeds: every MIDI file of midi_data/ (sorted), then the regression inputs of
+/// tests/fixtures/fuzz/ (hostile files mutate into new hostile files), as bytes.
 pub fn corpus() -> Vec<Vec<u8>> {
     let files = musicvae::data::corpus::scan(&root().join("midi_data")).unwrap_or_default();
     files
         .iter()
         .filter_map(|f| std::fs::read(&f.path).ok())
+        .chain(fixtures().into_iter().map(|f| f.1))
         .collect()
 }
 
