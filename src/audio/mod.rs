@@ -42,6 +42,21 @@ pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 16_000..=192_000;
 /// Longest render accepted (a guard against files with a stray note hours in).
 pub const MAX_SECONDS: f64 = 30.0 * 60.0;
 
+/// Most sound a render may synthesise, summed over its notes (each note's sounding time, release
+/// included): the built-in synthesiser's work is notes × note length × sample rate, so a file of
+/// many long notes is refused up front, with a clear error, instead of running for hours. 24 hours
+/// of note time is a 30-minute piece with 48 voices sounding all the time.
+pub const MAX_NOTE_SECONDS: f64 = 24.0 * 3600.0;
+
+/// Total sounding time of the notes a render plays, in seconds.
+pub fn note_seconds(seq: &NoteSequence) -> f64 {
+    seq.notes
+        .iter()
+        .filter(|n| n.velocity > 0 && n.start_time >= 0.0 && n.start_time.is_finite())
+        .map(synth::sounding_seconds)
+        .sum()
+}
+
 /// Whether this build can play audio in real time (cargo feature `playback`).
 pub const PLAYBACK_AVAILABLE: bool = cfg!(feature = "playback");
 
@@ -209,6 +224,15 @@ pub fn render_sequence(seq: &NoteSequence, opts: &RenderOptions) -> Result<Rende
             MAX_SECONDS / 60.0
         )));
     }
+    let work = note_seconds(seq);
+    if !work.is_finite() || work > MAX_NOTE_SECONDS {
+        return Err(Error::Invalid(format!(
+            "the notes sound for {:.0} hours in total (notes × their length); renders are limited \
+             to {:.0} hours of note time: render a shorter excerpt",
+            work / 3600.0,
+            MAX_NOTE_SECONDS / 3600.0
+        )));
+    }
     let engine = resolve_engine(&opts.engine)?;
     let sr = opts.sample_rate;
     let mut samples = match &engine {
@@ -361,4 +385,42 @@ pub fn play_sequence_until_ctrl_c(seq: &NoteSequence, opts: &RenderOptions) -> R
     let s = stop.clone();
     let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
     play_sequence(seq, opts, &stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::music::Note;
+
+    #[test]
+    fn total_note_time_is_bounded_with_a_clear_error() {
+        // 100 voices held for 20 minutes: within 30 minutes, but 33 hours of note time.
+        let notes = (0..100u8)
+            .map(|i| Note {
+                pitch: 20 + i,
+                velocity: 80,
+                start_time: 0.0,
+                end_time: 1200.0,
+                start_tick: 0,
+                end_tick: 0,
+                program: 0,
+                instrument: 0,
+                is_drum: false,
+            })
+            .collect();
+        let mut seq = NoteSequence {
+            notes,
+            ..Default::default()
+        };
+        seq.update_total_time();
+        assert!(note_seconds(&seq) > MAX_NOTE_SECONDS);
+        let t0 = std::time::Instant::now();
+        let e = render_sequence(&seq, &RenderOptions::default()).unwrap_err();
+        assert!(t0.elapsed().as_secs_f64() < 1.0);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("hours of note time") && !msg.contains('\n'),
+            "{msg}"
+        );
+    }
 }

@@ -1,8 +1,8 @@
 //! `musicvae inspect FILE.mid [--json]`.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
-use musicvae::data::converter::{extract, ConverterConfig, Extraction};
+use musicvae::data::analyse::analyse;
 use musicvae::music::read_midi_file;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -58,13 +58,15 @@ pub fn run(a: InspectArgs) -> Result<()> {
             a.file.display()
         );
     }
+    // (notes, lowest, highest) per instrument index, in one pass over the notes.
+    let mut stats: std::collections::HashMap<u32, (usize, u8, u8)> = Default::default();
+    for n in &seq.notes {
+        let e = stats.entry(n.instrument).or_insert((0, n.pitch, n.pitch));
+        *e = (e.0 + 1, e.1.min(n.pitch), e.2.max(n.pitch));
+    }
     let mut tracks = Vec::new();
     for inst in &seq.instruments {
-        let notes: Vec<_> = seq
-            .notes
-            .iter()
-            .filter(|n| n.instrument == inst.index)
-            .collect();
+        let st = stats.get(&inst.index);
         tracks.push(TrackReport {
             instrument: inst.index,
             track: inst.track,
@@ -72,22 +74,14 @@ pub fn run(a: InspectArgs) -> Result<()> {
             program: inst.program,
             is_drum: inst.is_drum,
             name: inst.name.clone(),
-            notes: notes.len(),
-            lowest: notes.iter().map(|n| n.pitch).min(),
-            highest: notes.iter().map(|n| n.pitch).max(),
+            notes: st.map_or(0, |s| s.0),
+            lowest: st.map(|s| s.1),
+            highest: st.map(|s| s.2),
         });
     }
-    let kinds = [
-        ("mel_2bar", "cat-mel_2bar"),
-        ("mel_16bar", "hierdec-mel_16bar"),
-        ("drums_2bar", "cat-drums_2bar"),
-        ("trio_16bar", "hierdec-trio_16bar"),
-    ];
     let mut windows = Vec::new();
     let mut sections = Vec::new();
-    for (short, name) in kinds {
-        let cfg = ConverterConfig::for_config_name(name).context("internal: unknown converter")?;
-        let ex: Extraction = extract(&seq, &cfg);
+    for (short, ex) in analyse(&seq) {
         if sections.is_empty() {
             sections = ex.sections.clone();
         }

@@ -130,12 +130,44 @@ pub struct Extraction {
     pub why_none: Option<String>,
 }
 
-/// Extract every window (deduplicated, uncapped) of a file for a converter.
+/// Most distinct windows kept from one file for one converter (a 100-bar melody gives 99; a whole
+/// real corpus file a few hundred). A hostile file could otherwise ask for millions.
+pub const MAX_WINDOWS_PER_FILE: usize = 65_536;
+
+/// Windows in first-seen order without duplicates; each window is stored once (the set holds
+/// indices into the list, keyed by hash).
+#[derive(Default)]
+struct DedupWindows {
+    windows: Vec<Window>,
+    origins: Vec<WindowOrigin>,
+    by_hash: std::collections::HashMap<u64, Vec<usize>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl DedupWindows {
+    fn push(&mut self, w: Window, o: WindowOrigin) {
+        use std::hash::BuildHasher;
+        if self.windows.len() >= MAX_WINDOWS_PER_FILE {
+            return;
+        }
+        let h = self.hasher.hash_one(&w);
+        let same = self.by_hash.entry(h).or_default();
+        if same.iter().any(|&i| self.windows[i] == w) {
+            return;
+        }
+        same.push(self.windows.len());
+        self.windows.push(w);
+        self.origins.push(o);
+    }
+    fn room(&self) -> usize {
+        MAX_WINDOWS_PER_FILE - self.windows.len()
+    }
+}
+
+/// Extract every distinct window of a file for a converter (at most [`MAX_WINDOWS_PER_FILE`]).
 pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
     let steps = cfg.steps();
-    let mut windows = Vec::new();
-    let mut origins = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut found = DedupWindows::default();
     let mut sections = Vec::new();
     let mut any_16 = false;
     let mut any_tracks = false;
@@ -173,12 +205,6 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
         }
         any_16 = true;
         let spb = STEPS_PER_BAR as i64;
-        let mut push = |w: Window, o: WindowOrigin| {
-            if seen.insert(w.clone()) {
-                windows.push(w);
-                origins.push(o);
-            }
-        };
         let sec_start = s.start_time;
         let step_secs = 60.0 / q.qpm / 4.0;
         match cfg.kind {
@@ -189,7 +215,7 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
                     longest_bars = longest_bars.max(m.tokens.len() / spb as usize);
                     for (k, w) in melody::windows(&m.tokens, steps).into_iter().enumerate() {
                         let start_bar = m.start_step / spb + k as i64;
-                        push(
+                        found.push(
                             Window { tracks: vec![w] },
                             WindowOrigin {
                                 section: si,
@@ -211,7 +237,7 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
                         .enumerate()
                     {
                         let start_bar = t.start_step / spb + k as i64;
-                        push(
+                        found.push(
                             Window { tracks: vec![w] },
                             WindowOrigin {
                                 section: si,
@@ -224,10 +250,16 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
                 }
             }
             DataKind::Trio => {
-                let ws = extract_trio_windows(&q, cfg.slice_bars, cfg.gap_bars as usize);
+                let ws = extract_trio_windows(
+                    &q,
+                    cfg.slice_bars,
+                    cfg.gap_bars as usize,
+                    cfg.max_bars,
+                    found.room(),
+                );
                 report.tracks_found = ws.len();
                 for w in ws {
-                    push(
+                    found.push(
                         Window {
                             tracks: vec![w.melody, w.bass, w.drums],
                         },
@@ -246,6 +278,9 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
         }
         sections.push(report);
     }
+    let DedupWindows {
+        windows, origins, ..
+    } = found;
     let why_none = if !windows.is_empty() {
         None
     } else if seq.notes.is_empty() {

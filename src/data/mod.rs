@@ -1,9 +1,12 @@
 //! Data pipeline: converters (sequence ↔ windows), corpus scanning and split, the prepare cache.
 
+pub mod analyse;
 pub mod cache;
 pub mod converter;
 pub mod corpus;
+pub mod fuzz;
 pub mod prepare;
 
+pub use analyse::{analyse_bytes, Analysis};
 pub use cache::Cache;
 pub use converter::{extract, ConverterConfig, DataKind, Window};

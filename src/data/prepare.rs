@@ -51,46 +51,56 @@ pub fn prepare_dir(
         .clamp(1, 8);
     let chunk = total.div_ceil(threads).max(1);
     type Res = std::result::Result<Vec<Window>, String>;
+    // One file's result; a panic while reading one file is that file's error, not the run's.
+    let one = |f: &super::corpus::CorpusFile| -> Res {
+        let work = || match read_midi_file(&f.path) {
+            Ok(seq) => {
+                let ex = extract(&seq, cfg);
+                match ex.why_none {
+                    Some(why) if ex.windows.is_empty() => Err(why),
+                    _ => Ok(ex.windows),
+                }
+            }
+            Err(e) => Err(match e {
+                crate::error::Error::Midi { reason, .. } => {
+                    format!("not a readable MIDI file ({reason})")
+                }
+                crate::error::Error::BadInput { reason, .. } => reason,
+                other => other.to_string(),
+            }),
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+            .unwrap_or_else(|_| Err("internal error while reading this file".to_string()))
+    };
     let results: Vec<Res> = std::thread::scope(|s| {
         let handles: Vec<_> = files
             .chunks(chunk)
             .map(|part| {
-                let done = &done;
-                s.spawn(move || {
+                let (done, one) = (&done, &one);
+                let handle = s.spawn(move || {
                     part.iter()
                         .map(|f| {
-                            let r = match read_midi_file(&f.path) {
-                                Ok(seq) => {
-                                    let ex = extract(&seq, cfg);
-                                    match ex.why_none {
-                                        Some(why) if ex.windows.is_empty() => Err(why),
-                                        _ => Ok(ex.windows),
-                                    }
-                                }
-                                Err(e) => Err(match e {
-                                    crate::error::Error::Midi { reason, .. } => {
-                                        format!("not a readable MIDI file ({reason})")
-                                    }
-                                    crate::error::Error::BadInput { reason, .. } => reason,
-                                    other => other.to_string(),
-                                }),
-                            };
+                            let r = one(f);
                             let d = done.fetch_add(1, Ordering::Relaxed) + 1;
                             progress(d, total);
                             r
                         })
                         .collect::<Vec<Res>>()
-                })
+                });
+                (handle, part.len())
             })
             .collect();
+        // A worker that died still accounts for each of its files, so results stay aligned
+        // with `files` (they are paired by position below).
         handles
             .into_iter()
-            .flat_map(|h| {
+            .flat_map(|(h, n)| {
                 h.join()
-                    .unwrap_or_else(|_| vec![Err("internal error while reading".to_string())])
+                    .unwrap_or_else(|_| vec![Err("internal error while reading".to_string()); n])
             })
             .collect()
     });
+    debug_assert_eq!(results.len(), files.len());
     let mut meta = CacheMeta {
         version: CACHE_VERSION,
         converter: cfg.clone(),
@@ -153,4 +163,51 @@ pub fn summarize(cache: &Cache) -> BTreeMap<String, LabelSummary> {
         m.entry(label).or_default().files += 1;
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_worker_does_not_shift_results_onto_other_files() {
+        // Real files with different window counts, in two labels.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("midi_data");
+        let d = tempfile::tempdir().unwrap();
+        let src = scan(&root).unwrap();
+        for (i, f) in src.iter().step_by(37).take(8).enumerate() {
+            let dir = d.path().join(if i % 2 == 0 { "a" } else { "b" });
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(&f.path, dir.join(format!("{i}.mid"))).unwrap();
+        }
+        let cfg = ConverterConfig::melody(2, Some((0, 31)));
+        // The progress callback panics once: the worker that calls it first dies.
+        let fired = std::sync::atomic::AtomicBool::new(false);
+        let cache = prepare_dir(d.path(), &cfg, SplitConfig::default(), &|_, _| {
+            if !fired.swap(true, Ordering::SeqCst) {
+                panic!("worker dies (test)");
+            }
+        })
+        .unwrap();
+        assert_eq!(cache.meta.files.len() + cache.meta.skipped.len(), 8);
+        assert!(
+            !cache.meta.skipped.is_empty(),
+            "one worker's files are skipped"
+        );
+        for s in &cache.meta.skipped {
+            assert!(
+                s.reason.contains("internal error"),
+                "{}: {}",
+                s.rel,
+                s.reason
+            );
+        }
+        // Every file kept holds exactly its own windows.
+        for f in &cache.meta.files {
+            let seq = read_midi_file(&d.path().join(&f.rel)).unwrap();
+            let own = extract(&seq, &cfg).windows;
+            let got = &cache.windows[f.first_window..f.first_window + f.num_windows];
+            assert_eq!(got, &own[..], "{}", f.rel);
+        }
+    }
 }

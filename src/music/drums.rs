@@ -46,56 +46,63 @@ pub struct DrumTrack {
 
 /// Extract drum tracks (all drum instruments together) with Magenta's DrumsConverter options:
 /// min 1 bar, gap 1 bar, truncated to 100 bars, padded to a bar. Unmapped pitches are dropped first.
+///
+/// Hits are merged into one (step, classes) list sorted by step once, and each track search starts
+/// at its first step by binary search: O(N log N) in the hits. A track's tokens are stored only up
+/// to `max_bars` bars; its full length is still counted, since it decides where the next search
+/// starts.
 pub fn extract_drum_tracks(
     q: &QuantizedSequence,
     gap_bars: f64,
     max_bars: usize,
 ) -> Vec<DrumTrack> {
     let spb = STEPS_PER_BAR as i64;
-    let hits: Vec<(i64, usize)> = q
+    let mut hits: Vec<(i64, u16)> = q
         .notes
         .iter()
         .filter(|n| n.is_drum && n.velocity > 0)
-        .filter_map(|n| drum_class(n.pitch).map(|c| (n.start_step, c)))
+        .filter_map(|n| drum_class(n.pitch).map(|c| (n.start_step, 1u16 << c)))
         .collect();
+    hits.sort_by_key(|h| h.0);
+    // One entry per step, classes OR-ed together.
+    let mut steps: Vec<(i64, u16)> = Vec::with_capacity(hits.len());
+    for (s, tok) in hits {
+        match steps.last_mut() {
+            Some(last) if last.0 == s => last.1 |= tok,
+            _ => steps.push((s, tok)),
+        }
+    }
+    let max_steps = max_bars * spb as usize;
     let mut out = Vec::new();
     let mut search = 0i64;
     loop {
-        let mut steps: Vec<(i64, u16)> = Vec::new();
-        for &(s, c) in hits.iter().filter(|h| h.0 >= search) {
-            match steps.iter_mut().find(|x| x.0 == s) {
-                Some(x) => x.1 |= 1 << c,
-                None => steps.push((s, 1 << c)),
-            }
-        }
-        steps.sort_by_key(|x| x.0);
-        if steps.is_empty() {
+        let from = steps.partition_point(|x| x.0 < search);
+        let Some(&(first, _)) = steps.get(from) else {
             break;
-        }
-        let start = steps[0].0 - (steps[0].0 - search).rem_euclid(spb);
+        };
+        let start = first - (first - search).rem_euclid(spb);
         let mut ev: Vec<u16> = Vec::new();
+        let mut len = 0i64;
         let mut gap_start = 0i64;
-        for &(s, tok) in &steps {
+        for &(s, tok) in &steps[from..] {
             let idx = s - start;
-            if !ev.is_empty() && (idx - gap_start) as f64 >= gap_bars * spb as f64 {
+            if len > 0 && (idx - gap_start) as f64 >= gap_bars * spb as f64 {
                 break;
             }
-            ev.resize(idx as usize + 1, 0);
-            ev[idx as usize] = tok;
+            len = idx + 1;
+            if (idx as usize) < max_steps {
+                ev.resize(idx as usize + 1, 0);
+                ev[idx as usize] = tok;
+            }
             gap_start = idx + 1;
         }
-        let mut len = ev.len();
-        len += (spb as usize - len % spb as usize) % spb as usize;
-        ev.resize(len, 0);
-        let end = start + len as i64;
+        len += (spb - len % spb) % spb;
+        let end = start + len;
         search = end + (0 - end).rem_euclid(spb);
-        if ev.len() < spb as usize {
+        if len < spb {
             continue;
         }
-        let max_steps = max_bars * spb as usize;
-        if ev.len() > max_steps {
-            ev.truncate(max_steps);
-        }
+        ev.resize((len as usize).min(max_steps), 0);
         out.push(DrumTrack {
             start_step: start,
             tokens: ev,
@@ -179,5 +186,23 @@ mod tests {
         assert_eq!(t[0].tokens[8], 256);
         let notes = drum_tokens_to_notes(&t[0].tokens, 120.0, 100, 9);
         assert_eq!(notes.len(), 4);
+    }
+
+    #[test]
+    fn far_apart_hits_make_separate_tracks_without_filling_the_gap() {
+        let far = 1i64 << 39;
+        let q = QuantizedSequence {
+            notes: vec![hit(36, 0), hit(38, 1), hit(42, far), hit(36, far)],
+            steps_per_quarter: 4,
+            qpm: 120.0,
+            numerator: 4,
+            denominator: 4,
+            total_steps: far + 1,
+            source_start_time: 0.0,
+        };
+        let t = extract_drum_tracks(&q, 1.0, 100);
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].start_step, t[0].tokens.len()), (0, 16));
+        assert_eq!((t[1].start_step, t[1].tokens[0]), (far, 1 | 4));
     }
 }

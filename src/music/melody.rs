@@ -6,7 +6,7 @@
 //! 2..=89 = onset of MIDI pitch 21..=108.
 
 use super::note_sequence::{Note, NoteSequence, Tempo, TimeSignature};
-use super::quantize::{QuantizedSequence, STEPS_PER_BAR};
+use super::quantize::{QuantizedNote, QuantizedSequence, STEPS_PER_BAR};
 
 /// Number of melody token classes.
 pub const MELODY_CLASSES: usize = 90;
@@ -65,9 +65,13 @@ pub struct Melody {
     pub tokens: Vec<u16>,
 }
 
-/// Working melody in note_seq's event encoding (-2 no event, -1 off, pitch ≥ 0).
+/// Working melody in note_seq's event encoding (-2 no event, -1 off, pitch ≥ 0), stored sparsely:
+/// the melody is `len` steps long and `ev` lists its steps that are not "no event", in step order.
+/// Memory is then proportional to the notes, not to their lengths: one note held for a billion
+/// steps costs two entries (a dense buffer sized by the note's end step asked for GiBs).
 struct Events {
-    ev: Vec<i32>,
+    len: i64,
+    ev: Vec<(i64, i32)>,
 }
 
 const EV_NO: i32 = -2;
@@ -76,103 +80,112 @@ const EV_OFF: i32 = -1;
 impl Events {
     /// note_seq `Melody.set_length`: truncate, or pad with no-events; when extending, a note still
     /// sounding at the old end gets a note-off there.
-    fn set_length(&mut self, n: usize) {
-        let old = self.ev.len();
+    fn set_length(&mut self, n: i64) {
+        let old = self.len;
         if n > old {
-            self.ev.resize(n, EV_NO);
-            if let Some(&last) = self.ev[..old].iter().rev().find(|&&e| e != EV_NO) {
+            if let Some(&(_, last)) = self.ev.last() {
                 if last != EV_OFF {
-                    self.ev[old] = EV_OFF;
+                    self.ev.push((old, EV_OFF));
                 }
             }
         } else {
-            self.ev.truncate(n);
+            let keep = self.ev.partition_point(|&(i, _)| i < n);
+            self.ev.truncate(keep);
         }
+        self.len = n;
     }
-    fn add_note(&mut self, pitch: i32, start: usize, end: usize) {
+    fn add_note(&mut self, pitch: i32, start: i64, end: i64) {
         self.set_length(end + 1);
-        self.ev[start] = pitch;
-        self.ev[end] = EV_OFF;
-        for e in &mut self.ev[start + 1..end] {
-            *e = EV_NO;
+        // Steps start..=end are overwritten: drop what was there (entries are in step order).
+        let keep = self.ev.partition_point(|&(i, _)| i < start);
+        self.ev.truncate(keep);
+        self.ev.push((start, pitch));
+        if end > start {
+            self.ev.push((end, EV_OFF));
         }
     }
     /// (index of last onset, index of first note-off after it or len)
     fn last_on_off(&self) -> (i64, i64) {
-        let mut last_off = self.ev.len() as i64;
-        for i in (0..self.ev.len()).rev() {
-            if self.ev[i] == EV_OFF {
-                last_off = i as i64;
+        let mut last_off = self.len;
+        for &(i, e) in self.ev.iter().rev() {
+            if e == EV_OFF {
+                last_off = i;
             }
-            if self.ev[i] >= 0 {
-                return (i as i64, last_off);
+            if e >= 0 {
+                return (i, last_off);
             }
         }
         (-1, last_off)
     }
+    /// The first `min(len, max)` steps as a dense event list.
+    fn dense(&self, max: usize) -> Vec<i32> {
+        let n = (self.len.max(0) as usize).min(max);
+        let mut out = vec![EV_NO; n];
+        for &(i, e) in &self.ev {
+            match usize::try_from(i) {
+                Ok(i) if i < n => out[i] = e,
+                _ => break,
+            }
+        }
+        out
+    }
 }
 
-/// One `Melody.from_quantized_sequence` call. Returns (events, start_step, end_step).
+/// One `Melody.from_quantized_sequence` call over the notes of one instrument, `notes` already
+/// sorted by (start step, pitch descending) — the order note_seq sorts them in — and starting at or
+/// after `search_start`. Returns (events, start_step, end_step).
 fn melody_from_quantized(
-    q: &QuantizedSequence,
-    instrument: u32,
+    notes: &[&QuantizedNote],
     search_start: i64,
     gap_bars: f64,
     ignore_polyphonic: bool,
     pad_end: bool,
-) -> Option<(Vec<i32>, i64, i64)> {
+) -> Option<(Events, i64, i64)> {
     let spb = STEPS_PER_BAR as i64;
-    let mut notes: Vec<_> = q
-        .notes
-        .iter()
-        .filter(|n| n.instrument == instrument && n.start_step >= search_start)
-        .collect();
-    notes.sort_by(|a, b| {
-        a.start_step
-            .cmp(&b.start_step)
-            .then((b.pitch as i32).cmp(&(a.pitch as i32)))
-    });
-    if notes.is_empty() {
-        return None;
-    }
-    let melody_start = notes[0].start_step - (notes[0].start_step - search_start).rem_euclid(spb);
-    let mut m = Events { ev: Vec::new() };
+    let first = notes.first()?;
+    let melody_start = first.start_step - (first.start_step - search_start).rem_euclid(spb);
+    let mut m = Events {
+        len: 0,
+        ev: Vec::new(),
+    };
     for n in notes {
         if n.is_drum || n.velocity == 0 {
             continue;
         }
-        let start = (n.start_step - melody_start) as usize;
-        let end = (n.end_step - melody_start) as usize;
-        if m.ev.is_empty() {
+        let start = n.start_step - melody_start;
+        // A note always ends after it starts once quantized; keep that true for any input.
+        let end = (n.end_step - melody_start).max(start + 1);
+        if m.len == 0 {
             m.add_note(n.pitch as i32, start, end);
             continue;
         }
         let (last_on, last_off) = m.last_on_off();
-        let on_distance = start as i64 - last_on;
-        let off_distance = start as i64 - last_off;
+        let on_distance = start - last_on;
+        let off_distance = start - last_off;
         if on_distance == 0 {
             if ignore_polyphonic {
                 continue;
             }
             return None;
         }
-        if !m.ev.is_empty() && off_distance as f64 >= gap_bars * spb as f64 {
+        if off_distance as f64 >= gap_bars * spb as f64 {
             break;
         }
         m.add_note(n.pitch as i32, start, end);
     }
-    if m.ev.is_empty() {
-        return Some((Vec::new(), 0, 0));
+    if m.len == 0 {
+        return Some((m, 0, 0));
     }
-    if m.ev.last() == Some(&EV_OFF) {
+    if m.ev.last() == Some(&(m.len - 1, EV_OFF)) {
         m.ev.pop();
+        m.len -= 1;
     }
-    let mut len = m.ev.len();
+    let mut len = m.len;
     if pad_end {
-        len += (spb as usize - len % spb as usize) % spb as usize;
+        len += (spb - len % spb) % spb;
     }
     m.set_length(len);
-    Some((m.ev, melody_start, melody_start + len as i64))
+    Some((m, melody_start, melody_start + len))
 }
 
 fn event_to_token(e: i32) -> u16 {
@@ -196,40 +209,49 @@ pub fn filter_notes(q: &QuantizedSequence, opts: &MelodyOptions) -> QuantizedSeq
 }
 
 /// Extract every melody of a quantized 16-step-bar section (Magenta `extract_melodies`).
+///
+/// The notes of each instrument are sorted once; each melody search then starts at the first note
+/// at or after the search step (a binary search), so N notes cost O(N log N), not O(N² log N).
 pub fn extract_melodies(q: &QuantizedSequence, opts: &MelodyOptions) -> Vec<Melody> {
     let q = filter_notes(q, opts);
     let spb = STEPS_PER_BAR as i64;
-    let mut instruments: Vec<u32> = q.notes.iter().map(|n| n.instrument).collect();
-    instruments.sort_unstable();
-    instruments.dedup();
+    // Notes per instrument (ascending), each list in the order note_seq sorts them: the stable
+    // sort of the whole list, then filtering by start step, equals filtering then sorting.
+    let mut by_inst: std::collections::BTreeMap<u32, Vec<&QuantizedNote>> = Default::default();
+    for n in &q.notes {
+        by_inst.entry(n.instrument).or_default().push(n);
+    }
     let mut out = Vec::new();
     let max_steps = opts.max_bars * STEPS_PER_BAR as usize;
-    for inst in instruments {
-        let program = q
-            .notes
-            .iter()
-            .find(|n| n.instrument == inst)
-            .map(|n| n.program)
-            .unwrap_or(0);
+    for (inst, mut notes) in by_inst {
+        let program = notes.first().map(|n| n.program).unwrap_or(0);
+        notes.sort_by(|a, b| {
+            a.start_step
+                .cmp(&b.start_step)
+                .then((b.pitch as i32).cmp(&(a.pitch as i32)))
+        });
         let mut search = 0i64;
-        while let Some((mut ev, start, end)) = melody_from_quantized(
-            &q,
-            inst,
-            search,
-            opts.gap_bars,
-            opts.ignore_polyphonic_notes,
-            true,
-        ) {
+        loop {
+            let from = notes.partition_point(|n| n.start_step < search);
+            let Some((m, start, end)) = melody_from_quantized(
+                &notes[from..],
+                search,
+                opts.gap_bars,
+                opts.ignore_polyphonic_notes,
+                true,
+            ) else {
+                break;
+            };
             search = end + (0 - end).rem_euclid(spb);
-            if ev.is_empty() {
+            if m.len == 0 {
                 break;
             }
-            if ev.len() < spb as usize * opts.min_bars {
+            if m.len < spb * opts.min_bars as i64 {
                 continue;
             }
-            if ev.len() > max_steps {
-                ev.truncate(max_steps - max_steps % spb as usize);
-            }
+            // Melodies longer than max_bars are truncated (to whole bars): only that part is
+            // ever materialised.
+            let ev = m.dense(max_steps - max_steps % spb as usize);
             let mut pitches: Vec<i32> = ev.iter().copied().filter(|&e| e >= 0).collect();
             pitches.sort_unstable();
             pitches.dedup();
@@ -393,7 +415,6 @@ pub fn grid_tokens(q: &QuantizedSequence, len: usize) -> Vec<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::music::quantize::QuantizedNote;
 
     fn qn(pitch: u8, s: i64, e: i64) -> QuantizedNote {
         QuantizedNote {
@@ -480,5 +501,28 @@ mod tests {
         let seq = melody_to_sequence(&t, 120.0);
         let q = crate::music::quantize::quantize(&seq, 4).unwrap();
         assert_eq!(grid_tokens(&q, 16), canonical(&t));
+    }
+
+    #[test]
+    fn a_note_of_a_trillion_steps_costs_two_events_and_is_cut_at_max_bars() {
+        use crate::music::quantize::MAX_STEP;
+        // One note held to the step cap, then one far later: memory follows the notes.
+        let q = qs(vec![qn(60, 0, MAX_STEP), qn(62, MAX_STEP, MAX_STEP + 1)]);
+        let m = extract_melodies(&q, &MelodyOptions::default());
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].tokens.len(), 100 * 16);
+        assert_eq!(m[0].tokens[0], pitch_token(60));
+        assert!(m[0].tokens[1..].iter().all(|&t| t == NO_EVENT));
+    }
+
+    #[test]
+    fn many_melodies_separated_by_bars_are_found_in_order() {
+        // 20k one-bar melodies, each alone in its bar with a bar of rest: every one is found.
+        let notes: Vec<_> = (0..20_000i64)
+            .map(|i| qn(40 + (i % 40) as u8, i * 32, i * 32 + 2))
+            .collect();
+        let m = extract_melodies(&qs(notes), &MelodyOptions::default());
+        assert_eq!(m.len(), 20_000);
+        assert_eq!(m[19_999].start_step, 19_999 * 32);
     }
 }

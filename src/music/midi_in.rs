@@ -19,6 +19,8 @@ use std::path::Path;
 
 /// Largest MIDI file we accept (real MIDI files are a few hundred KB at most).
 pub const MAX_MIDI_BYTES: u64 = 16 * 1024 * 1024;
+/// Longest track name kept, in bytes (longer ones are cut).
+pub const MAX_NAME_BYTES: usize = 256;
 /// Tempos outside this range (quarter notes per minute) are rejected as corrupt.
 pub const MIN_QPM: f64 = 1.0;
 pub const MAX_QPM: f64 = 2000.0;
@@ -114,6 +116,23 @@ fn check_chunks(bytes: &[u8]) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// SMPTE timing must name one of the four frame rates. (midly 0.5 overflows negating a frame-rate
+/// byte of 0x80: checked here first.)
+fn check_smpte(bytes: &[u8]) -> std::result::Result<(), String> {
+    let Some(at) = bytes.windows(4).position(|w| w == b"MThd") else {
+        return Ok(());
+    };
+    let Some(&hi) = bytes.get(at + 12) else {
+        return Ok(());
+    };
+    if hi & 0x80 != 0 && ![0xE8, 0xE7, 0xE3, 0xE2].contains(&hi) {
+        return Err(format!(
+            "invalid SMPTE timing: frame rate byte 0x{hi:02X} is not 24, 25, 29.97 or 30 frames per second"
+        ));
+    }
+    Ok(())
+}
+
 /// Parse MIDI bytes into a note sequence. Errors are plain reasons (the caller adds the path).
 pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
     if bytes.len() < 14 || &bytes[0..4] != b"MThd" {
@@ -126,6 +145,7 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
         }
     }
     check_chunks(bytes)?;
+    check_smpte(bytes)?;
     let smf = Smf::parse(bytes).map_err(|e| format!("{e}"))?;
     if smf.tracks.is_empty() {
         return Err("the file has no tracks".into());
@@ -281,6 +301,9 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
         for ev in track {
             match ev.kind {
                 TrackEventKind::Meta(MetaMessage::TrackName(name)) => {
+                    // Names are cut to MAX_NAME_BYTES: a name is copied into every instrument of
+                    // its track, and a multi-MB one would be copied thousands of times.
+                    let name = &name[..name.len().min(MAX_NAME_BYTES)];
                     track_name = String::from_utf8_lossy(name).trim().to_string();
                 }
                 TrackEventKind::Midi { channel, message } => {
@@ -375,5 +398,16 @@ mod tests {
         assert!(e.contains("truncated"), "{e}");
         let e = parse_midi(&ok[..14]).unwrap_err();
         assert!(e.contains("ends after 0"), "{e}");
+    }
+
+    #[test]
+    fn rejects_bad_smpte_frame_rate_without_panicking() {
+        let mut b =
+            b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x80\x04MTrk\x00\x00\x00\x04\x00\xff\x2f\x00"
+                .to_vec();
+        let e = parse_midi(&b).unwrap_err();
+        assert!(e.contains("SMPTE"), "{e}");
+        b[12] = 0xE7; // 25 fps
+        assert!(parse_midi(&b).is_ok());
     }
 }

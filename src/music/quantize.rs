@@ -10,6 +10,10 @@ pub const STEPS_PER_QUARTER: u32 = 4;
 pub const STEPS_PER_BAR: u32 = 16;
 /// note_seq's QUANTIZE_CUTOFF.
 const QUANTIZE_CUTOFF: f64 = 0.5;
+/// Largest step index a quantized time may take (2^40 steps ≈ 4 million hours at 120 qpm). Times
+/// beyond it are clamped to it: no converter reads that far (melodies and drum tracks keep 100 bars,
+/// trios 1024), and every later step arithmetic (`end + bar`, `bar * 16`) stays far from overflow.
+pub const MAX_STEP: i64 = 1 << 40;
 
 /// A note on the step grid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,7 +149,8 @@ fn extract_subsequences(seq: &NoteSequence, splits: &[f64]) -> Vec<Section> {
     let n = splits.len() - 1;
     let mut pieces: Vec<NoteSequence> = (0..n)
         .map(|_| NoteSequence {
-            instruments: seq.instruments.clone(),
+            // No instrument list per piece: quantization never reads it, and a file with many
+            // sections and long track names would otherwise copy every name once per section.
             ticks_per_quarter: seq.ticks_per_quarter,
             ..Default::default()
         })
@@ -257,8 +262,13 @@ fn extract_subsequences(seq: &NoteSequence, splits: &[f64]) -> Vec<Section> {
 
 fn quantize_to_step(seconds: f64, steps_per_second: f64) -> i64 {
     let steps = seconds * steps_per_second;
-    // Python int() truncates toward zero.
-    (steps + (1.0 - QUANTIZE_CUTOFF)).trunc() as i64
+    // Python int() truncates toward zero. Clamped to ±MAX_STEP explicitly (a NaN gives 0).
+    let step = (steps + (1.0 - QUANTIZE_CUTOFF)).trunc();
+    if step.is_nan() {
+        0
+    } else {
+        step.clamp(-(MAX_STEP as f64), MAX_STEP as f64) as i64
+    }
 }
 
 /// Quantize one constant-tempo, constant-meter section (note_seq `quantize_note_sequence`).
@@ -383,6 +393,14 @@ mod tests {
         assert_eq!(quantize_to_step(0.0624, 8.0), 0);
         assert_eq!(quantize_to_step(0.0625, 8.0), 1);
         assert_eq!(quantize_to_step(0.1874, 8.0), 1);
+    }
+
+    #[test]
+    fn steps_are_clamped() {
+        assert_eq!(quantize_to_step(1e300, 8.0), MAX_STEP);
+        assert_eq!(quantize_to_step(-1e300, 8.0), -MAX_STEP);
+        assert_eq!(quantize_to_step(f64::INFINITY, 8.0), MAX_STEP);
+        assert_eq!(quantize_to_step(f64::NAN, 8.0), 0);
     }
 
     #[test]
