@@ -12,8 +12,16 @@ pub struct InspectArgs {
     /// The MIDI file to inspect.
     pub file: PathBuf,
     /// Print a JSON report instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "windows")]
     pub json: bool,
+    /// List every window a command could take from the file for a model (index for --window,
+    /// first bar for --bar, start time, onsets, a tiny text piano roll).
+    #[arg(long)]
+    pub windows: bool,
+    /// The model whose phrase length and representation --windows uses (a model folder or a
+    /// name under models/; default: the shipped models/mel_2bar).
+    #[arg(long, short = 'm', requires = "windows")]
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -56,6 +64,19 @@ pub fn run(a: InspectArgs) -> Result<()> {
         bail!(
             "{}: the file has no notes (its tracks hold no note events that start and end)",
             a.file.display()
+        );
+    }
+    if a.windows {
+        let dir = musicvae::generate::resolve_model(
+            a.model.as_deref(),
+            musicvae::generate::DEFAULT_MODEL,
+        )?;
+        let config = musicvae::train::checkpoint::load_config(&dir.join("config.json"))?;
+        return super::inspect_windows::print_windows(
+            &a.file.display().to_string(),
+            &seq,
+            &config.model.data,
+            &format!("{} ({})", config.model.name, dir.display()),
         );
     }
     // (notes, lowest, highest) per instrument index, in one pass over the notes.

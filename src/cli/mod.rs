@@ -3,6 +3,7 @@
 mod attributes;
 mod backend;
 mod bench;
+mod chain;
 mod classifier_arg;
 mod classify;
 mod data_arg;
@@ -11,8 +12,10 @@ mod encode;
 mod eval;
 mod eval_attributes;
 mod export;
+mod grid;
 mod guard;
 mod inspect;
+mod inspect_windows;
 mod interpolate;
 mod morph;
 mod output;
@@ -24,6 +27,7 @@ mod render;
 mod sample;
 mod train;
 mod train_classifier;
+mod variations;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -46,6 +50,13 @@ pub enum Command {
     /// Morph one MIDI phrase into another: encode both, walk between them in latent space (slerp),
     /// decode every point, write one MIDI file (and a piano-roll picture with --png).
     Interpolate(interpolate::InterpolateArgs),
+    /// A 2-D latent grid: four MIDI phrases at the corners, every cell decoded from the mix of
+    /// their codes (magenta.js's interpolation grid).
+    Grid(grid::GridArgs),
+    /// A long piece through several phrases in order, K interpolated phrases between each pair.
+    Chain(chain::ChainArgs),
+    /// Phrases similar to a MIDI phrase (z = μ + amount·σ·ε), sorted by how far they are from it.
+    Variations(variations::VariationsArgs),
     /// Sample new phrases from the model's prior (z ~ N(0, I)) into a folder of MIDI files.
     Sample(sample::SampleArgs),
     /// Move a phrase toward (or away from) a genre along its attribute vector.
@@ -97,6 +108,9 @@ pub fn main() -> ExitCode {
         Command::Train(a) => train::run(a),
         Command::Interpolate(a) => interpolate::run(a),
         Command::Sample(a) => sample::run(a),
+        Command::Grid(a) => grid::run(a),
+        Command::Chain(a) => chain::run(a),
+        Command::Variations(a) => variations::run(a),
         Command::Encode(a) => encode::run(a),
         Command::Decode(a) => decode::run(a),
         Command::Reconstruct(a) => reconstruct::run(a),
