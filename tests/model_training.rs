@@ -193,9 +193,10 @@ fn stop_and_resume_reproduces_the_uninterrupted_curve() {
     let (la, lb) = (losses(a.path()), losses(b.path()));
     assert_eq!(la.len(), 24);
     assert_eq!(la.len(), lb.len());
-    // Not bitwise: burn's autodiff adds up the gradient contributions of a tensor used
-    // in several places in an order that changes from run to run (two uninterrupted runs
-    // already differ in the 7th significant digit after one step, with any thread count),
+    // Not bitwise: burn-ndarray's SIMD reciprocal (an approximation used on the 32-byte-aligned
+    // middle of a buffer, exact division on its ends; the backward pass of every sigmoid goes
+    // through it) depends on where a tensor lands in memory, so two uninterrupted runs already
+    // differ in the 7th significant digit after one step, with any thread count,
     // and lr 1e-2 amplifies that over 24 steps to a few 1e-6 of the loss (6e-6 seen). A resume
     // that lost the optimizer state, the RNG state or the data position moves the curve by whole
     // percents, so a relative tolerance of 1e-4 still tells a faithful resume from a broken one.
