@@ -39,6 +39,33 @@ fn create_temp(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     Err(last.unwrap_or_else(|| std::io::Error::other("cannot create a temporary file")))
 }
 
+/// Whether `name` is one of our temporary names (`.NAME.tmp-PID-RANDOM`).
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.')
+        && name
+            .rsplit_once(".tmp-")
+            .and_then(|(_, tail)| tail.split_once('-'))
+            .is_some_and(|(pid, hex)| {
+                !pid.is_empty()
+                    && pid.bytes().all(|b| b.is_ascii_digit())
+                    && hex.len() == 16
+                    && hex.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+}
+
+/// Remove the temporary files a killed writer left in `dir` (only names [`write_atomic`] makes;
+/// call it where this process is the folder's only writer, e.g. a training run it owns).
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if is_temp_name(&e.file_name().to_string_lossy()) && e.path().is_file() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// fsync the folder holding `path`, so a rename into it survives a crash.
 pub fn sync_parent(path: &Path) -> std::io::Result<()> {
     let dir = match path.parent() {
@@ -150,6 +177,27 @@ mod tests {
         let (a, _) = create_temp(&p).unwrap();
         let (b, _) = create_temp(&p).unwrap();
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn stale_temps_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, _) = create_temp(&dir.path().join("model.mpk")).unwrap();
+        for keep in [".hidden", "model.mpk", ".a.tmp-12-xyz", ".a.tmp-"] {
+            std::fs::write(dir.path().join(keep), b"x").unwrap();
+        }
+        assert!(tmp.exists());
+        remove_stale_temps(dir.path());
+        assert!(!tmp.exists());
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            vec![".a.tmp-", ".a.tmp-12-xyz", ".hidden", "model.mpk"]
+        );
     }
 
     #[test]

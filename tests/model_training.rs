@@ -64,7 +64,9 @@ fn overfit(preset: &str, steps: u64) -> f64 {
 
 #[test]
 fn tiny_flat_overfits_16_real_2bar_windows() {
-    let acc = overfit("tiny", 400);
+    // 500 steps: at 400 one run under load ended at 0.984 (CPU runs are not bit-identical, see
+    // the resume test below), at 500 the margin is comfortable.
+    let acc = overfit("tiny", 500);
     assert!(acc >= 0.99, "teacher-forced accuracy {acc}");
 }
 

@@ -100,6 +100,9 @@ pub fn train<B: AutodiffBackend>(
     }
     let run = opts.run_dir;
     std::fs::create_dir_all(run).map_err(|e| Error::io(run, e))?;
+    // Temporary files of a run that was killed mid-write (never a complete file; see io_util).
+    crate::io_util::remove_stale_temps(run);
+    crate::io_util::remove_stale_temps(&run.join("checkpoint.tmp"));
     let metrics_path = run.join("metrics.jsonl");
 
     let mut model = MusicVae::<B>::new(mc, tc.seed, device);
