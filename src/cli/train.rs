@@ -30,6 +30,15 @@ pub struct TrainArgs {
     /// Total training steps (overrides the preset).
     #[arg(long)]
     pub steps: Option<u64>,
+    /// Fit the schedules to a short run: β reaches 99 % of its maximum at step K (Magenta's
+    /// rate 0.99999 takes ≈ 460,000 steps) and the scheduled-sampling ramp is compressed by the
+    /// same factor. The resolved rates are saved in config.json. For CPU runs of thousands of
+    /// steps, where Magenta's schedule would leave β near 0 and the prior unused.
+    #[arg(long, value_name = "K")]
+    pub anneal_steps: Option<u64>,
+    /// Free bits of KL (overrides the preset; Magenta: 48 for the 2-bar configs, 256 for 16 bars).
+    #[arg(long, value_name = "BITS")]
+    pub free_bits: Option<f64>,
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Continue the run in --out from its last checkpoint.
@@ -124,6 +133,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     if let Some(s) = a.seed {
         config.train.seed = s;
+    }
+    if let Some(b) = a.free_bits {
+        if !(b.is_finite() && (0.0..=1e6).contains(&b)) {
+            bail!("--free-bits must be a number of bits from 0 to 1000000, got {b}");
+        }
+        config.model.free_bits = b;
+    }
+    if let Some(k) = a.anneal_steps {
+        config.model.fit_anneal(k)?;
     }
     config.validate()?;
 

@@ -64,6 +64,10 @@ pub struct ModelConfig {
     /// β = (1 − beta_rate^step) · max_beta.
     pub beta_rate: f64,
     pub sampling: SamplingSchedule,
+    /// Set when the schedules were fitted to a step budget ([`ModelConfig::fit_anneal`]): β
+    /// reaches 99 % of `max_beta` at this step. `None`: Magenta's schedules as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anneal_steps: Option<u64>,
 }
 
 /// Optimisation and bookkeeping.
@@ -173,6 +177,7 @@ impl Config {
             max_beta: beta,
             beta_rate: rate,
             sampling,
+            anneal_steps: None,
         };
         let inv = SamplingSchedule::InverseSigmoid(1000.0);
         let cfg = match name {
@@ -552,6 +557,39 @@ impl ModelConfig {
         }
     }
 
+    /// Fit the schedules to a run of a known length (short CPU runs): β = (1 − r^step)·max_beta
+    /// reaches 99 % of `max_beta` at step `k` (r = 0.01^(1/k)), and the scheduled-sampling ramp
+    /// is compressed by the same factor as β's against the preset: an exponential schedule's rate
+    /// r becomes r^(1/s); an inverse-sigmoid schedule's k becomes the k' whose midpoint
+    /// k'·ln k' is s times the preset's (s = k / the step where the preset's β reaches 99 %).
+    /// A preset whose β is constant (rate 0) keeps its β and scales the sampling ramp by
+    /// k / 100 000. The result is recorded in `anneal_steps`.
+    pub fn fit_anneal(&mut self, k: u64) -> Result<()> {
+        if k == 0 || k > 100_000_000 {
+            return Err(Error::Invalid(format!(
+                "--anneal-steps must be between 1 and 100000000, got {k}"
+            )));
+        }
+        let preset_k = if self.beta_rate > 0.0 && self.beta_rate < 1.0 {
+            0.01f64.ln() / self.beta_rate.ln()
+        } else {
+            100_000.0
+        };
+        let s = k as f64 / preset_k;
+        if self.beta_rate > 0.0 && self.beta_rate < 1.0 {
+            self.beta_rate = 0.01f64.powf(1.0 / k as f64);
+        }
+        self.sampling = match self.sampling {
+            SamplingSchedule::Exponential(r) => SamplingSchedule::Exponential(r.powf(1.0 / s)),
+            SamplingSchedule::InverseSigmoid(c) => {
+                SamplingSchedule::InverseSigmoid(inverse_sigmoid_k(s * c * c.ln()))
+            }
+            ref other => other.clone(),
+        };
+        self.anneal_steps = Some(k);
+        Ok(())
+    }
+
     /// β at `step`.
     pub fn beta(&self, step: u64) -> f64 {
         (1.0 - self.beta_rate.powf(step as f64)) * self.max_beta
@@ -560,6 +598,23 @@ impl ModelConfig {
     pub fn free_nats(&self) -> f64 {
         self.free_bits * std::f64::consts::LN_2
     }
+}
+
+/// The inverse-sigmoid constant k (≥ 1.5) whose midpoint k·ln k is `midpoint` steps (bisection).
+fn inverse_sigmoid_k(midpoint: f64) -> f64 {
+    let (mut lo, mut hi) = (1.5f64, 1e9f64);
+    if midpoint <= lo * lo.ln() {
+        return lo;
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if mid * mid.ln() < midpoint {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
 }
 
 impl TrainConfig {
@@ -573,6 +628,35 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anneal_fitted_to_a_budget() {
+        let mut m = Config::preset("cat-mel_2bar_small").unwrap().model;
+        // Magenta: β reaches 99 % of 0.2 after ln 0.01 / ln 0.99999 ≈ 460 515 steps.
+        assert!((m.beta(460_515) / m.max_beta - 0.99).abs() < 1e-4);
+        let mid = |m: &ModelConfig| (0..2_000_000u64).find(|&s| m.sampling.probability(s) >= 0.5);
+        let before = mid(&m).unwrap();
+        m.fit_anneal(4000).unwrap();
+        assert_eq!(m.anneal_steps, Some(4000));
+        assert!((m.beta(4000) / m.max_beta - 0.99).abs() < 1e-9);
+        assert!(m.beta(2000) > 0.8 * m.max_beta);
+        // The sampling ramp's midpoint moved by the same factor (4000 / 460 515).
+        let after = mid(&m).unwrap() as f64;
+        let want = before as f64 * 4000.0 / 460_515.2;
+        assert!(
+            (after - want).abs() <= 0.02 * want + 2.0,
+            "{after} vs {want}"
+        );
+        assert!(m.fit_anneal(0).is_err());
+        // Saved and read back.
+        let json = serde_json::to_string(&m).unwrap();
+        let back: ModelConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m);
+        // Old configs without the field still load.
+        let plain = Config::preset("tiny").unwrap().model;
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("anneal_steps"));
+    }
 
     #[test]
     fn schedules_hand_computed() {

@@ -1,0 +1,82 @@
+//! `train --anneal-steps K --free-bits B`: the budget schedule, resolved into the run's
+//! config.json, and its bad values; run as a user would on two real files from midi_data/.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn anneal_steps_are_resolved_into_the_saved_config() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let data = d.path().join("data");
+    for (genre, file) in [
+        ("irish", "oneills_0000.mid"),
+        ("chorale", "bach_bwv104_6.mid"),
+    ] {
+        std::fs::create_dir_all(data.join(genre)).expect("mkdir");
+        std::fs::copy(
+            root().join("midi_data").join(genre).join(file),
+            data.join(genre).join(file),
+        )
+        .expect("copy");
+    }
+    let run = d.path().join("run");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            s(&data),
+            "--config",
+            "tiny",
+            "--out",
+            s(&run),
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_musicvae"))
+            .args(&args)
+            .output()
+            .expect("run musicvae")
+    };
+    let o = train(&["--anneal-steps", "100", "--free-bits", "8"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("config.json")).expect("config"))
+            .expect("json");
+    let m = &cfg["model"];
+    assert_eq!(m["anneal_steps"].as_u64(), Some(100), "{m}");
+    assert_eq!(m["free_bits"].as_f64(), Some(8.0), "{m}");
+    let rate = m["beta_rate"].as_f64().expect("beta_rate");
+    assert!(
+        (rate.powi(100) - 0.01).abs() < 1e-9,
+        "β reaches 99 % at step 100: {rate}"
+    );
+
+    for (args, needle) in [
+        (
+            vec!["--force", "--anneal-steps", "0"],
+            "--anneal-steps must be between 1",
+        ),
+        (
+            vec!["--force", "--free-bits=-1"],
+            "--free-bits must be a number",
+        ),
+    ] {
+        let o = train(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains(needle),
+            "{args:?}: {err}"
+        );
+    }
+}
