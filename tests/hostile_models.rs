@@ -2,30 +2,18 @@
 //! `cache.json` and `z.json` files (and `decode --qpm`) give a clean one-line error and exit != 0,
 //! never a panic, a huge allocation or a read past the end of a buffer.
 
+mod common;
+
+use common::{musicvae, root, s};
+
 use musicvae::data::cache::{Cache, CacheMeta, CachedFile, CACHE_VERSION};
 use musicvae::data::converter::{ConverterConfig, Window};
 use musicvae::model::{Config, MusicVae};
 use musicvae::train::checkpoint::save_model;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 type B = burn::backend::NdArray<f32>;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn musicvae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_musicvae"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("run musicvae")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 /// The command failed with a short error (the binary prints `error: context` and, at most, a
 /// `caused by:` line) whose last line contains every word of `want`.

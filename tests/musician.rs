@@ -2,29 +2,12 @@
 //! from midi_data/: the 4-corner latent grid, variations of a phrase, long chained pieces, tempo
 //! and dynamics kept from the input, `inspect --windows` and `--bar`; and every bad input of them.
 
+mod common;
+
+use common::{musicvae, root, s, text};
+
 use musicvae::music::{read_midi_file, write_midi_file};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn musicvae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_musicvae"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("run musicvae")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use std::path::Path;
 
 fn ok(args: &[&str]) -> String {
     let o = musicvae(args);
@@ -39,10 +22,6 @@ fn fails(args: &[&str], needle: &str) {
     assert!(!o.status.success(), "{args:?} should fail: {t}");
     assert!(t.contains(needle), "{args:?}: expected '{needle}' in: {t}");
     assert!(!t.contains("panicked"), "{t}");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 const A: &str = "midi_data/irish/oneills_0000.mid";

@@ -4,24 +4,11 @@
 //! before any work, and the input is byte-identical afterwards. Runs the real binary with the
 //! shipped model on real files from midi_data/.
 
+mod common;
+
+use common::{musicvae, root, s};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn musicvae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_musicvae"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run musicvae")
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 /// Copies of two real MIDI files in a fresh folder (so a failed guard could not hurt the repo).
 struct Inputs {

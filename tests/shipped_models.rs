@@ -2,33 +2,11 @@
 //! with no other step, and each model card's check figures are what `musicvae eval` (the same code
 //! path as the full evaluation) gives on the committed `midi_data` held-out files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{musicvae, root, s, text};
 
-/// Run the binary from the repository root, as the README does.
-fn musicvae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_musicvae"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("run musicvae")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use std::path::PathBuf;
 
 #[test]
 fn the_first_readme_command_works_with_the_default_model() {

@@ -1,16 +1,11 @@
 //! `train --anneal-steps K --free-bits B`: the budget schedule, resolved into the run's
 //! config.json, and its bad values; run as a user would on two real files from midi_data/.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{root, s};
+
 use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 #[test]
 fn anneal_steps_are_resolved_into_the_saved_config() {

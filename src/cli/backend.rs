@@ -53,7 +53,39 @@ pub struct ModelArgs {
     pub device: DeviceKind,
 }
 
+/// `--window I` / `--bar B`: which phrase of a MIDI file a command takes.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct WindowArgs {
+    /// Which window of the input(s) (see `musicvae inspect FILE --windows`); default: the first
+    /// with at least two notes per bar.
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// Take the window that starts at bar B of its section (1-based, as `musicvae inspect FILE
+    /// --windows` lists them).
+    #[arg(long, value_name = "B", conflicts_with = "window")]
+    pub bar: Option<usize>,
+}
+
+impl WindowArgs {
+    pub fn choice(&self) -> musicvae::generate::WindowChoice {
+        musicvae::generate::WindowChoice::new(self.window, self.bar)
+    }
+}
+
 impl ModelArgs {
+    /// Resolve and load the model on `device` (the inference backend), printing which one.
+    pub fn load<B: burn::tensor::backend::Backend>(
+        &self,
+        device: &B::Device,
+    ) -> Result<musicvae::generate::Vae<B>> {
+        use anyhow::Context;
+        let dir = self.resolve()?;
+        let vae = musicvae::generate::Vae::<B>::load(&dir, device)
+            .with_context(|| format!("loading the model in {}", dir.display()))?;
+        println!("model: {} from {}", vae.describe(), dir.display());
+        Ok(vae)
+    }
+
     /// The model folder: `--model`, or the default one found beside the binary or in ./models.
     pub fn resolve(&self) -> Result<std::path::PathBuf> {
         Ok(musicvae::generate::resolve_model(

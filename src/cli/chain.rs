@@ -2,15 +2,15 @@
 //! given phrases in order, K interpolated phrases between each pair (slerp of the codes), written
 //! as one MIDI file; `--loop` returns to the first phrase.
 
-use super::backend::{dispatch, ModelArgs, OnBackend};
+use super::backend::{dispatch, ModelArgs, OnBackend, WindowArgs};
 use super::guard::Files;
 use super::output::{OutputArgs, PerformanceArgs, Written};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use musicvae::generate::grid::chain_codes;
 use musicvae::generate::output::{performed_sequence, Panel, Performance};
-use musicvae::generate::{pick, Interpolation, Vae, WindowChoice};
+use musicvae::generate::{pick, Interpolation};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -44,12 +44,8 @@ pub struct ChainArgs {
     pub temperature: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Which window of every input (see `musicvae inspect FILE --windows`).
-    #[arg(long)]
-    pub window: Option<usize>,
-    /// Take the window of every input that starts at bar B of its section.
-    #[arg(long, value_name = "B", conflicts_with = "window")]
-    pub bar: Option<usize>,
+    #[command(flatten)]
+    pub phrase: WindowArgs,
     /// Bars of rest between consecutive phrases (0: one continuous piece).
     #[arg(long, default_value_t = 0)]
     pub gap_bars: usize,
@@ -66,12 +62,9 @@ impl OnBackend for ChainArgs {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let a = self;
         let t0 = Instant::now();
-        let dir = a.model.resolve()?;
-        let vae = Vae::<B>::load(&dir, device)
-            .with_context(|| format!("loading the model in {}", dir.display()))?;
-        println!("model: {} from {}", vae.describe(), dir.display());
+        let vae = a.model.load::<B>(device)?;
         let cfg = &vae.config.model.data;
-        let choice = WindowChoice::new(a.window, a.bar);
+        let choice = a.phrase.choice();
         let picked = a
             .files
             .iter()

@@ -2,7 +2,7 @@
 //! interpolation demos. The four corners are the four inputs (A top left, B top right, C bottom
 //! left, D bottom right); every cell is decoded from the bilinear (or spherical) mix of their codes.
 
-use super::backend::{dispatch, ModelArgs, OnBackend};
+use super::backend::{dispatch, ModelArgs, OnBackend, WindowArgs};
 use super::guard::Files;
 use super::output::{OutputArgs, PerformanceArgs, Written};
 use anyhow::{bail, Context, Result};
@@ -10,7 +10,7 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use musicvae::generate::grid::grid_codes;
 use musicvae::generate::output::{performed_sequence, write_png_columns, Panel, Performance};
-use musicvae::generate::{pick, token_accuracy, Interpolation, Vae, WindowChoice};
+use musicvae::generate::{pick, token_accuracy, Interpolation};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -39,12 +39,8 @@ pub struct GridArgs {
     pub temperature: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Which window of every input (see `musicvae inspect FILE --windows`).
-    #[arg(long)]
-    pub window: Option<usize>,
-    /// Take the window of every input that starts at bar B of its section.
-    #[arg(long, value_name = "B", conflicts_with = "window")]
-    pub bar: Option<usize>,
+    #[command(flatten)]
+    pub phrase: WindowArgs,
     /// Output: one MIDI file with the cells in reading order (a bar of rest between them); with
     /// --separate, a folder OUT (without .mid) holding r{row}_c{col}.mid per cell.
     #[arg(long, short = 'o', default_value = "grid.mid")]
@@ -70,12 +66,9 @@ impl OnBackend for GridArgs {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let a = self;
         let t0 = Instant::now();
-        let dir = a.model.resolve()?;
-        let vae = Vae::<B>::load(&dir, device)
-            .with_context(|| format!("loading the model in {}", dir.display()))?;
-        println!("model: {} from {}", vae.describe(), dir.display());
+        let vae = a.model.load::<B>(device)?;
         let cfg = &vae.config.model.data;
-        let choice = WindowChoice::new(a.window, a.bar);
+        let choice = a.phrase.choice();
         let picked = a
             .files
             .iter()

@@ -1,15 +1,15 @@
 //! `musicvae variations FILE.mid -n 8 --amount 0.5`: phrases similar to the input (magenta.js's
 //! `similar`): z = μ + amount·σ·ε, decoded and listed by how far each is from the input.
 
-use super::backend::{dispatch, ModelArgs, OnBackend};
+use super::backend::{dispatch, ModelArgs, OnBackend, WindowArgs};
 use super::guard::Files;
 use super::output::{OutputArgs, PerformanceArgs, Written};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use musicvae::generate::grid::{variation_codes, VariationScale};
 use musicvae::generate::output::{performed_sequence, Panel, Performance};
-use musicvae::generate::{pick, token_accuracy, Vae, WindowChoice};
+use musicvae::generate::{pick, token_accuracy};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -44,12 +44,8 @@ pub struct VariationsArgs {
     /// Seed of ε and of the sampling noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Which window of the file (see `musicvae inspect FILE --windows`).
-    #[arg(long)]
-    pub window: Option<usize>,
-    /// Take the window that starts at bar B of its section.
-    #[arg(long, value_name = "B", conflicts_with = "window")]
-    pub bar: Option<usize>,
+    #[command(flatten)]
+    pub phrase: WindowArgs,
     /// Output MIDI file: the input phrase, then the variations from nearest to farthest, a bar of
     /// rest between them.
     #[arg(long, short = 'o', default_value = "variations.mid")]
@@ -64,15 +60,8 @@ impl OnBackend for VariationsArgs {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let a = self;
         let t0 = Instant::now();
-        let dir = a.model.resolve()?;
-        let vae = Vae::<B>::load(&dir, device)
-            .with_context(|| format!("loading the model in {}", dir.display()))?;
-        println!("model: {} from {}", vae.describe(), dir.display());
-        let p = pick(
-            &a.file,
-            &vae.config.model.data,
-            WindowChoice::new(a.window, a.bar),
-        )?;
+        let vae = a.model.load::<B>(device)?;
+        let p = pick(&a.file, &vae.config.model.data, a.phrase.choice())?;
         println!("{}: {}", a.file.display(), p.describe());
         let lat = vae.encode(std::slice::from_ref(&p.window))?.remove(0);
         let scale = if a.prior_units {
