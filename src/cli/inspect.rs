@@ -8,6 +8,9 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  musicvae inspect midi_data/chorale/bach_bwv104_6.mid\n  musicvae inspect midi_data/irish/oneills_0000.mid --windows      # then --window I or --bar B on any command"
+)]
 pub struct InspectArgs {
     /// The MIDI file to inspect.
     pub file: PathBuf,
