@@ -1,5 +1,6 @@
 //! `train --anneal-steps K --free-bits B`: the budget schedule, resolved into the run's
-//! config.json, and its bad values; run as a user would on two real files from midi_data/.
+//! config.json, and its bad values; a folder with fewer windows than a batch stops at once with
+//! the counts; run as a user would on two real files from midi_data/.
 
 mod common;
 
@@ -34,8 +35,6 @@ fn anneal_steps_are_resolved_into_the_saved_config() {
             s(&run),
             "--steps",
             "2",
-            "--batch-size",
-            "2",
         ];
         args.extend_from_slice(extra);
         Command::new(env!("CARGO_BIN_EXE_musicvae"))
@@ -43,7 +42,14 @@ fn anneal_steps_are_resolved_into_the_saved_config() {
             .output()
             .expect("run musicvae")
     };
-    let o = train(&["--anneal-steps", "100", "--free-bits", "8"]);
+    let o = train(&[
+        "--batch-size",
+        "2",
+        "--anneal-steps",
+        "100",
+        "--free-bits",
+        "8",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let cfg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("config.json")).expect("config"))
@@ -59,12 +65,17 @@ fn anneal_steps_are_resolved_into_the_saved_config() {
 
     for (args, needle) in [
         (
-            vec!["--force", "--anneal-steps", "0"],
+            vec!["--force", "--batch-size", "2", "--anneal-steps", "0"],
             "--anneal-steps must be between 1",
         ),
         (
-            vec!["--force", "--free-bits=-1"],
+            vec!["--force", "--batch-size", "2", "--free-bits=-1"],
             "--free-bits must be a number",
+        ),
+        // Two files give fewer windows than one batch: stop at once, with the counts.
+        (
+            vec!["--force", "--batch-size", "4096"],
+            "too few windows to train on",
         ),
     ] {
         let o = train(&args);

@@ -98,6 +98,28 @@ impl TrainObserver for Bar {
     }
 }
 
+/// "3 × no 4/4 section, 1 × not a readable MIDI file (…)": the most common skip reasons.
+fn skip_summary(skipped: &[musicvae::data::cache::SkippedFile]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for s in skipped {
+        *counts.entry(s.reason.as_str()).or_default() += 1;
+    }
+    let mut v: Vec<(&str, usize)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut parts: Vec<String> = v
+        .iter()
+        .take(3)
+        .map(|(r, n)| {
+            let r: String = r.chars().take(80).collect();
+            format!("{n} × {r}")
+        })
+        .collect();
+    if v.len() > 3 {
+        parts.push(format!("{} other reasons", v.len() - 3));
+    }
+    parts.join(", ")
+}
+
 pub fn run(a: TrainArgs) -> Result<()> {
     check(a.device)?;
     super::guard::refuse_model_folder(
@@ -146,6 +168,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
     config.validate()?;
 
     let cache = load_data(&a.data, &config)?;
+    let skipped = skip_summary(&cache.meta.skipped);
+    let files = cache.meta.files.len() + cache.meta.skipped.len();
     let data = TrainData::from_cache(cache);
     eprintln!(
         "{}: {} training windows from {} files, {} held-out windows; config {} ({} bars, z {}, batch {}), {} steps on {:?}",
@@ -160,8 +184,19 @@ pub fn run(a: TrainArgs) -> Result<()> {
         config.train.steps,
         a.device
     );
-    if data.train_windows() == 0 {
-        bail!("{}: no training windows; `musicvae prepare {} --config {} --verbose` shows why each file was skipped", a.data.display(), a.data.display(), config.model.name);
+    if data.train_windows() < config.train.batch_size {
+        bail!(
+            "{}: too few windows to train on: {} training window(s) from {} of {files} file(s), fewer than one batch of {}{}; add MIDI files with {}-bar {} phrases in 4/4 (or lower --batch-size); `musicvae prepare {} --config {} --verbose` lists every skipped file",
+            a.data.display(),
+            data.train_windows(),
+            data.train_files.iter().filter(|f| !f.is_empty()).count(),
+            config.train.batch_size,
+            if skipped.is_empty() { String::new() } else { format!("; skipped: {skipped}") },
+            config.model.data.slice_bars,
+            config.model.data.kind.name(),
+            a.data.display(),
+            config.model.name
+        );
     }
     let stop = Arc::new(AtomicBool::new(false));
     {
