@@ -2,28 +2,12 @@
 //! few real files of two genres until it overfits, classify a file, and the error paths
 //! (one label only, no such folder, a file without a usable window).
 
-mod common_windows;
+mod common;
 
-use common_windows::midi_data;
+use common::{midi_data, musicvae, text};
 use musicvae::data::converter::{extract, ConverterConfig};
 use musicvae::music::read_midi_file;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn musicvae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_musicvae"))
-        .args(args)
-        .output()
-        .expect("run musicvae")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Copy the first `n` files of `genre` that give between 3 and `max_windows` 2-bar windows.
 fn copy_genre(genre: &str, n: usize, max_windows: usize, to: &Path) -> Vec<PathBuf> {

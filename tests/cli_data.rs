@@ -1,19 +1,12 @@
 //! The data commands as a user runs them: `musicvae inspect` on every committed MIDI file, bad input
 //! of every kind (one-line error naming the file, exit code ≠ 0, never a panic), and `prepare`.
 
-mod common_windows;
+mod common;
 
-use common_windows::midi_data;
+use common::{midi_data, musicvae};
 use musicvae::data::corpus::scan;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn musicvae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_musicvae"))
-        .args(args)
-        .output()
-        .expect("run musicvae")
-}
+use std::process::Output;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

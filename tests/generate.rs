@@ -2,9 +2,9 @@
 //! midi_data (so it can reconstruct them), then `interpolate`, `sample`, `encode` / `decode` and
 //! `reconstruct` run on the original files; every error a user will hit has a test.
 
-mod common_windows;
+mod common;
 
-use common_windows::midi_data;
+use common::{midi_data, musicvae, s};
 use musicvae::data::converter::{
     sequence_to_window_grid, window_to_sequence, ConverterConfig, DataKind, Window,
 };
@@ -12,25 +12,14 @@ use musicvae::generate::pick_window;
 use musicvae::music::note_sequence::{Note, NoteSequence, Tempo, TimeSignature};
 use musicvae::music::{read_midi_file, write_midi_file};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
-
-fn musicvae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_musicvae"))
-        .args(args)
-        .output()
-        .expect("run musicvae")
-}
 
 fn text(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 const A: &str = "irish/oneills_0000.mid";

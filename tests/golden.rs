@@ -3,9 +3,9 @@
 //! tests/fixtures/README.md and scripts/golden-note-seq). Our extraction must give the same
 //! melodies (same order), the same number of distinct windows, and the same windows where stored.
 
-mod common_windows;
+mod common;
 
-use common_windows::midi_data;
+use common::midi_data;
 use musicvae::data::converter::{extract, ConverterConfig};
 use musicvae::music::melody::extract_melodies;
 use musicvae::music::quantize::quantized_sections;

@@ -1,10 +1,10 @@
 //! Model tests on the CPU backend with tiny presets and real windows from midi_data:
 //! overfitting (flat and hierarchical), save → load, and stop + resume reproducing the same curve.
 
-mod common_windows;
+mod common;
 
 use burn::backend::{Autodiff, NdArray};
-use common_windows::real_windows;
+use common::real_windows;
 use musicvae::data::converter::DataKind;
 use musicvae::model::batch::make_batch;
 use musicvae::model::{Config, DecodeMode, MusicVae};

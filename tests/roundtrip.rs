@@ -2,9 +2,9 @@
 //! each window is written as a Standard MIDI File (bytes, as `musicvae` writes them), read back with
 //! the MIDI reader, quantized and put back on the step grid.
 
-mod common_windows;
+mod common;
 
-use common_windows::midi_data;
+use common::midi_data;
 use musicvae::data::converter::{
     extract, sequence_to_window_grid, window_to_sequence, ConverterConfig, DataKind,
 };
