@@ -70,6 +70,19 @@ impl WindowArgs {
     pub fn choice(&self) -> musicvae::generate::WindowChoice {
         musicvae::generate::WindowChoice::new(self.window, self.bar)
     }
+
+    /// The chosen window of each file, in order.
+    pub fn pick_each(
+        &self,
+        files: &[std::path::PathBuf],
+        cfg: &musicvae::data::converter::ConverterConfig,
+    ) -> Result<Vec<musicvae::generate::PickedWindow>> {
+        let choice = self.choice();
+        Ok(files
+            .iter()
+            .map(|f| musicvae::generate::pick(f, cfg, choice))
+            .collect::<musicvae::Result<Vec<_>>>()?)
+    }
 }
 
 impl ModelArgs {

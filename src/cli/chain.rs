@@ -10,7 +10,6 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use musicvae::generate::grid::chain_codes;
 use musicvae::generate::output::{performed_sequence, Panel, Performance};
-use musicvae::generate::{pick, Interpolation};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -64,21 +63,13 @@ impl OnBackend for ChainArgs {
         let t0 = Instant::now();
         let vae = a.model.load::<B>(device)?;
         let cfg = &vae.config.model.data;
-        let choice = a.phrase.choice();
-        let picked = a
-            .files
-            .iter()
-            .map(|f| pick(f, cfg, choice))
-            .collect::<musicvae::Result<Vec<_>>>()?;
+        let picked = a.phrase.pick_each(&a.files, cfg)?;
         for (i, p) in picked.iter().enumerate() {
             println!("{}: {}, {}", i + 1, p.path.display(), p.describe());
         }
         let windows: Vec<_> = picked.iter().map(|p| p.window.clone()).collect();
         let mus: Vec<Vec<f32>> = vae.encode(&windows)?.into_iter().map(|l| l.mu).collect();
-        let how = match a.path {
-            super::interpolate::Path::Slerp => Interpolation::Slerp,
-            super::interpolate::Path::Linear => Interpolation::Linear,
-        };
+        let how = a.path.interpolation();
         let (zs, place) = chain_codes(&mus, a.between, a.closed, how);
         let phrases = vae.decode(&zs, a.temperature, a.seed)?;
         let bars = vae.config.model.data.slice_bars;

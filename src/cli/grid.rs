@@ -10,7 +10,7 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use musicvae::generate::grid::grid_codes;
 use musicvae::generate::output::{performed_sequence, write_png_columns, Panel, Performance};
-use musicvae::generate::{pick, token_accuracy, Interpolation};
+use musicvae::generate::token_accuracy;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -68,21 +68,13 @@ impl OnBackend for GridArgs {
         let t0 = Instant::now();
         let vae = a.model.load::<B>(device)?;
         let cfg = &vae.config.model.data;
-        let choice = a.phrase.choice();
-        let picked = a
-            .files
-            .iter()
-            .map(|f| pick(f, cfg, choice))
-            .collect::<musicvae::Result<Vec<_>>>()?;
+        let picked = a.phrase.pick_each(&a.files, cfg)?;
         for (name, p) in ["A", "B", "C", "D"].iter().zip(&picked) {
             println!("{name}: {}, {}", p.path.display(), p.describe());
         }
         let windows: Vec<_> = picked.iter().map(|p| p.window.clone()).collect();
         let lat = vae.encode(&windows)?;
-        let how = match a.path {
-            super::interpolate::Path::Slerp => Interpolation::Slerp,
-            super::interpolate::Path::Linear => Interpolation::Linear,
-        };
+        let how = a.path.interpolation();
         let n = a.size;
         let zs = grid_codes([&lat[0].mu, &lat[1].mu, &lat[2].mu, &lat[3].mu], n, how);
         let cells = vae.decode(&zs, a.temperature, a.seed)?;

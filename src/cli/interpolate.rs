@@ -85,6 +85,16 @@ pub enum Path {
     Linear,
 }
 
+impl Path {
+    /// The library's interpolation for this choice.
+    pub fn interpolation(self) -> Interpolation {
+        match self {
+            Path::Slerp => Interpolation::Slerp,
+            Path::Linear => Interpolation::Linear,
+        }
+    }
+}
+
 impl OnBackend for InterpolateArgs {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let a = self;
@@ -105,10 +115,7 @@ impl OnBackend for InterpolateArgs {
         println!("A: {}, {}", a.a.display(), pa.describe());
         println!("B: {}, {}", a.b.display(), pb.describe());
         let lat = vae.encode(&[pa.window.clone(), pb.window.clone()])?;
-        let how = match a.path {
-            Path::Slerp => Interpolation::Slerp,
-            Path::Linear => Interpolation::Linear,
-        };
+        let how = a.path.interpolation();
         // Interpolate between the means (Magenta's TrainedModel.interpolate), decode in one batch.
         let zs = path(&lat[0].mu, &lat[1].mu, a.steps, how);
         let phrases = vae.decode(&zs, a.temperature, a.seed)?;
