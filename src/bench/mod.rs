@@ -2,6 +2,7 @@
 //! interpolation latency, prepare throughput, and weights + batch + loss for the PyTorch reference.
 
 pub mod agreement;
+pub mod kernel_speed;
 pub mod npy;
 pub mod train_speed;
 

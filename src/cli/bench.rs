@@ -35,6 +35,27 @@ pub enum BenchCommand {
     Prepare(PrepareBench),
     /// Write a model's weights, a batch, ε and our loss for the PyTorch agreement check.
     Agreement(AgreementBench),
+    /// GFLOP/s of the CPU LSTM recurrence (forward + backward) and of a plain sgemm on the same threads.
+    Kernels(KernelBench),
+}
+
+#[derive(Args, Debug)]
+pub struct KernelBench {
+    /// Batch of the LSTM recurrence.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Steps of the LSTM recurrence.
+    #[arg(long, default_value_t = 32)]
+    pub steps: usize,
+    /// Units of the LSTM recurrence (repeat the flag for several rows).
+    #[arg(long, default_values_t = [256, 512])]
+    pub hidden: Vec<usize>,
+    /// sgemm sizes m,k,n.
+    #[arg(long, default_value = "512,602,2048")]
+    pub sgemm: String,
+    /// Timed repetitions (median reported).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
 }
 
 #[derive(Args, Debug)]
@@ -223,6 +244,45 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 &a.json,
                 &serde_json::json!({"bench": "prepare", "dir": p.dir, "config": p.config, "files": files, "windows": cache.windows.len(), "seconds": secs, "threads": threads}),
             )
+        }
+        BenchCommand::Kernels(k) => {
+            use musicvae::bench::kernel_speed::{lstm_speed, sgemm_speed};
+            let dims: Vec<usize> = k
+                .sgemm
+                .split(',')
+                .map(|v| v.trim().parse::<usize>())
+                .collect::<std::result::Result<_, _>>()
+                .with_context(|| {
+                    format!("--sgemm takes m,k,n (three numbers), not '{}'", k.sgemm)
+                })?;
+            let [m, kk, n] = dims[..] else {
+                bail!("--sgemm takes m,k,n (three numbers), not '{}'", k.sgemm);
+            };
+            if m * kk * n == 0 || k.batch == 0 || k.steps == 0 || k.hidden.contains(&0) {
+                bail!("sizes must be positive");
+            }
+            let mut rows = vec![sgemm_speed(m, n, kk, k.repeat)];
+            for &h in &k.hidden {
+                rows.push(lstm_speed(
+                    musicvae::model::lstm_kernel::SeqDims {
+                        batch: k.batch,
+                        steps: k.steps,
+                        hidden: h,
+                    },
+                    k.repeat,
+                ));
+            }
+            for r in &rows {
+                println!(
+                    "kernel {:<32} {:>9.2} ms  {:>7.1} GFLOP/s  ({} threads)",
+                    r.what,
+                    r.seconds * 1e3,
+                    r.gflops,
+                    r.threads
+                );
+                append_json(&a.json, &serde_json::json!({"bench": "kernel", "row": r}))?;
+            }
+            Ok(())
         }
         BenchCommand::Agreement(g) => {
             let c = config_with(&g.config, &g.set, Some(g.batch_size))?;

@@ -7,6 +7,7 @@
 //! gate; `forget_bias` reproduces it (0.0 gives the textbook / PyTorch / burn `nn::Lstm` cell).
 
 use super::init::InitRng;
+use super::lstm_op;
 use burn::module::{Module, Param};
 use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::{backend::Backend, Tensor};
@@ -104,8 +105,49 @@ impl<B: Backend> LstmCell<B> {
         state: LstmState<B>,
         reverse: bool,
     ) -> (Tensor<B, 3>, LstmState<B>) {
-        let [_, t, _] = x.dims();
-        let xp = self.project(x); // [B, T, 4H]
+        self.seq_projected(self.project(x), state, reverse)
+    }
+
+    /// Like [`seq`](Self::seq) from the projected input `xp` `[B, T, 4H]`: one fused operation where
+    /// the backend has it ([`lstm_op`]), the per-step graph otherwise.
+    pub fn seq_projected(
+        &self,
+        xp: Tensor<B, 3>,
+        state: LstmState<B>,
+        reverse: bool,
+    ) -> (Tensor<B, 3>, LstmState<B>) {
+        let [_, t, _] = xp.dims();
+        if t == 0 || !lstm_op::supported::<B>() {
+            return self.seq_steps(xp, state, reverse);
+        }
+        let packed = lstm_op::recurrence(
+            xp,
+            self.w_hh.val(),
+            state.h,
+            state.c,
+            self.forget_bias,
+            reverse,
+        ); // [B, T+1, H]
+        let outputs = packed.clone().narrow(1, 0, t); // [B, T, H]
+        let c = packed.narrow(1, t, 1).squeeze_dim::<2>(1); // [B, H]
+        let last = if reverse { 0 } else { t - 1 };
+        let h = outputs.clone().narrow(1, last, 1).squeeze_dim::<2>(1); // [B, H]
+        (outputs, LstmState { c, h })
+    }
+
+    /// The per-step graph of [`seq_projected`](Self::seq_projected): one autodiff node per operation
+    /// and step. The reference the fused operation is tested against.
+    pub fn seq_steps(
+        &self,
+        xp: Tensor<B, 3>,
+        state: LstmState<B>,
+        reverse: bool,
+    ) -> (Tensor<B, 3>, LstmState<B>) {
+        let [_, t, _] = xp.dims();
+        if t == 0 {
+            let [b, _, _] = xp.dims();
+            return (Tensor::zeros([b, 0, self.hidden], &xp.device()), state);
+        }
         let steps: Vec<Tensor<B, 2>> = xp
             .chunk(t, 1)
             .into_iter()
@@ -215,7 +257,32 @@ impl<B: Backend> StackedLstm<B> {
 
     /// Like [`seq`](Self::seq) but with the first layer's input already projected `[B, T, 4H0]`
     /// (lets callers add a time-constant projection once instead of concatenating it at every step).
+    /// Layer by layer, each one fused operation where the backend has it.
     pub fn seq_projected(
+        &self,
+        xp0: Tensor<B, 3>,
+        states: Vec<LstmState<B>>,
+    ) -> (Tensor<B, 3>, Vec<LstmState<B>>) {
+        let [_, t, _] = xp0.dims();
+        if t == 0 || !lstm_op::supported::<B>() {
+            return self.seq_projected_steps(xp0, states);
+        }
+        let mut xp = xp0; // [B, T, 4H] of the current layer
+        let mut finals = Vec::with_capacity(states.len());
+        let mut layers = self.layers.iter().zip(states).peekable();
+        while let Some((layer, st)) = layers.next() {
+            let (out, fin) = layer.seq_projected(xp, st, false); // [B, T, H]
+            finals.push(fin);
+            match layers.peek() {
+                Some((next, _)) => xp = next.project(out), // [B, T, 4H']
+                None => return (out, finals),
+            }
+        }
+        unreachable!("a stack has at least one layer")
+    }
+
+    /// The per-step graph of [`seq_projected`](Self::seq_projected), step-major through the stack.
+    pub fn seq_projected_steps(
         &self,
         xp0: Tensor<B, 3>,
         states: Vec<LstmState<B>>,
@@ -422,5 +489,156 @@ mod tests {
         let a0: Vec<f32> = o1.narrow(1, 0, 1).into_data().to_vec().unwrap();
         let b3: Vec<f32> = o2.narrow(1, 3, 1).into_data().to_vec().unwrap();
         assert_eq!(a0, b3);
+    }
+
+    /// Gradients of every parameter and input through the fused operation and through the
+    /// per-step graph, for one loss that reads all outputs and the final state.
+    fn grads_both_ways(
+        b: usize,
+        t: usize,
+        d_in: usize,
+        hid: usize,
+        reverse: bool,
+        seed: u64,
+    ) -> Vec<(String, Vec<f32>, Vec<f32>)> {
+        use burn::backend::Autodiff;
+        type A = Autodiff<B>;
+        let dev = Default::default();
+        let mut rng = InitRng::new(seed);
+        let cell = LstmCell::<A>::new(d_in, hid, 1.0, &mut rng, &dev);
+        // Non-zero bias so every gate path is exercised.
+        let cell = LstmCell {
+            bias: Param::from_tensor(Tensor::from_inner(
+                rng.normal::<B>(1, 4 * hid, 0.3, &dev)
+                    .val()
+                    .reshape([4 * hid]),
+            )),
+            ..cell
+        };
+        let x = rng
+            .normal::<B>(b * t, d_in, 1.0, &dev)
+            .val()
+            .reshape([b, t, d_in]);
+        let h0 = rng.normal::<B>(b, hid, 0.5, &dev).val();
+        let c0 = rng.normal::<B>(b, hid, 0.5, &dev).val();
+        let w_out = rng
+            .normal::<B>(b * t, hid, 1.0, &dev)
+            .val()
+            .reshape([b, t, hid]);
+        let w_c = rng.normal::<B>(b, hid, 1.0, &dev).val();
+        let w_h = rng.normal::<B>(b, hid, 1.0, &dev).val();
+        let run = |fused: bool| {
+            let x = Tensor::<A, 3>::from_inner(x.clone()).require_grad();
+            let h0 = Tensor::<A, 2>::from_inner(h0.clone()).require_grad();
+            let c0 = Tensor::<A, 2>::from_inner(c0.clone()).require_grad();
+            let xp = cell.project(x.clone());
+            let st = LstmState {
+                c: c0.clone(),
+                h: h0.clone(),
+            };
+            let (out, fin) = if fused {
+                assert!(lstm_op::supported::<A>());
+                cell.seq_projected(xp, st, reverse)
+            } else {
+                cell.seq_steps(xp, st, reverse)
+            };
+            let loss = (out * Tensor::from_inner(w_out.clone())).sum()
+                + (fin.c * Tensor::from_inner(w_c.clone())).sum()
+                + (fin.h * Tensor::from_inner(w_h.clone())).sum();
+            let grads = loss.backward();
+            let v = |g: Option<Tensor<B, 2>>| -> Vec<f32> {
+                g.expect("gradient").into_data().to_vec().expect("f32")
+            };
+            vec![
+                (
+                    "x",
+                    x.grad(&grads)
+                        .expect("x grad")
+                        .into_data()
+                        .to_vec()
+                        .expect("f32"),
+                ),
+                ("h0", v(h0.grad(&grads))),
+                ("c0", v(c0.grad(&grads))),
+                ("w_ih", v(cell.w_ih.val().grad(&grads))),
+                ("w_hh", v(cell.w_hh.val().grad(&grads))),
+                (
+                    "bias",
+                    cell.bias
+                        .val()
+                        .grad(&grads)
+                        .expect("bias grad")
+                        .into_data()
+                        .to_vec()
+                        .expect("f32"),
+                ),
+            ]
+        };
+        run(true)
+            .into_iter()
+            .zip(run(false))
+            .map(|((name, a), (_, b))| (name.to_string(), a, b))
+            .collect()
+    }
+
+    #[test]
+    fn fused_gradients_match_the_per_step_graph() {
+        // Random sizes in batch 1–17, T 1–40, hidden 1–64, both directions, plus the extremes.
+        let mut cases = vec![
+            (1, 1, 1, 1, false),
+            (17, 40, 5, 64, true),
+            (17, 40, 64, 64, false),
+        ];
+        let mut x: u64 = 12345;
+        let mut next = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 33) % n) as usize + 1
+        };
+        for k in 0..6 {
+            cases.push((next(17), next(40), next(20), next(64), k % 2 == 1));
+        }
+        for (seed, &(b, t, d_in, hid, rev)) in cases.iter().enumerate() {
+            for (name, fused, steps) in grads_both_ways(b, t, d_in, hid, rev, seed as u64) {
+                let scale = steps.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+                let max = fused
+                    .iter()
+                    .zip(&steps)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(
+                    max <= 1e-4 * scale,
+                    "B={b} T={t} d_in={d_in} H={hid} reverse={rev}: {name} differs by {max} (scale {scale})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fused_stack_matches_the_per_step_stack() {
+        let dev = Default::default();
+        let mut rng = InitRng::new(9);
+        let stack = StackedLstm::<B>::new(6, &[8, 5], 1.0, &mut rng, &dev);
+        let (b, t) = (3, 11);
+        let xp = rng
+            .normal::<B>(b * t, 32, 1.0, &dev)
+            .val()
+            .reshape([b, t, 32]);
+        let states = || stack.split_state(rng_state(b, 26));
+        let (o1, s1) = stack.seq_projected(xp.clone(), states());
+        let (o2, s2) = stack.seq_projected_steps(xp, states());
+        let d = |a: Tensor<B, 3>, b: Tensor<B, 3>| -> f32 { (a - b).abs().max().into_scalar() };
+        assert!(d(o1, o2) < 1e-5);
+        for (a, b) in s1.into_iter().zip(s2) {
+            assert!(d(a.c.unsqueeze(), b.c.unsqueeze()) < 1e-5);
+            assert!(d(a.h.unsqueeze(), b.h.unsqueeze()) < 1e-5);
+        }
+    }
+
+    fn rng_state(b: usize, w: usize) -> Tensor<B, 2> {
+        InitRng::new(4)
+            .normal::<B>(b, w, 0.5, &Default::default())
+            .val()
     }
 }

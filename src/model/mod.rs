@@ -7,6 +7,8 @@ pub mod export;
 pub mod init;
 pub mod loss;
 pub mod lstm;
+pub mod lstm_kernel;
+pub mod lstm_op;
 pub mod record_check;
 pub mod vae;
 
