@@ -1,10 +1,9 @@
 //! Converters: a note sequence → MusicVAE training windows (tokens), the way Magenta's
 //! `OneHotMelodyConverter`, `DrumsConverter` and `TrioConverter` do it, and windows → note sequences.
 
-use crate::music::drums::{drum_tokens_to_notes, extract_drum_tracks, DRUM_TOKENS};
-use crate::music::melody::{
-    self, extract_melodies, tokens_to_notes, MelodyOptions, MELODY_CLASSES,
-};
+use super::representation::{self, Representation};
+use crate::music::drums::extract_drum_tracks;
+use crate::music::melody::{self, extract_melodies, MelodyOptions};
 use crate::music::note_sequence::{NoteSequence, Tempo, TimeSignature};
 use crate::music::quantize::{quantized_sections, STEPS_PER_BAR};
 use crate::music::trio::extract_trio_windows;
@@ -20,20 +19,20 @@ pub enum DataKind {
 }
 
 impl DataKind {
-    /// Token classes per track (melody 90; drums 512; trio 90 + 90 + 512).
-    pub fn track_depths(&self) -> Vec<usize> {
+    /// Everything about this representation (tracks, vocabularies, encodings, note mapping).
+    pub const fn representation(self) -> &'static Representation {
         match self {
-            DataKind::Melody => vec![MELODY_CLASSES],
-            DataKind::Drums => vec![DRUM_TOKENS],
-            DataKind::Trio => vec![MELODY_CLASSES, MELODY_CLASSES, DRUM_TOKENS],
+            DataKind::Melody => &representation::MELODY,
+            DataKind::Drums => &representation::DRUMS,
+            DataKind::Trio => &representation::TRIO,
         }
     }
+    /// Token classes per track (melody 90; drums 512; trio 90 + 90 + 512).
+    pub fn track_depths(&self) -> Vec<usize> {
+        self.representation().track_depths()
+    }
     pub fn name(&self) -> &'static str {
-        match self {
-            DataKind::Melody => "melody",
-            DataKind::Drums => "drums",
-            DataKind::Trio => "trio",
-        }
+        self.representation().name
     }
 }
 
@@ -52,29 +51,26 @@ pub struct ConverterConfig {
 }
 
 impl ConverterConfig {
-    pub fn melody(slice_bars: usize, valid_programs: Option<(u8, u8)>) -> Self {
+    /// A converter for `kind` with that representation's `gap_bars` and `max_bars`.
+    pub fn new(kind: DataKind, slice_bars: usize, valid_programs: Option<(u8, u8)>) -> Self {
+        let r = kind.representation();
         ConverterConfig {
-            kind: DataKind::Melody,
+            kind,
             slice_bars,
             valid_programs,
-            gap_bars: 1.0,
-            max_bars: 100,
+            gap_bars: r.gap_bars,
+            max_bars: r.max_bars,
             max_windows_per_file: 5,
         }
     }
+    pub fn melody(slice_bars: usize, valid_programs: Option<(u8, u8)>) -> Self {
+        Self::new(DataKind::Melody, slice_bars, valid_programs)
+    }
     pub fn drums(slice_bars: usize) -> Self {
-        ConverterConfig {
-            kind: DataKind::Drums,
-            ..Self::melody(slice_bars, None)
-        }
+        Self::new(DataKind::Drums, slice_bars, None)
     }
     pub fn trio(slice_bars: usize) -> Self {
-        ConverterConfig {
-            kind: DataKind::Trio,
-            gap_bars: 2.0,
-            max_bars: 1024,
-            ..Self::melody(slice_bars, None)
-        }
+        Self::new(DataKind::Trio, slice_bars, None)
     }
     pub fn steps(&self) -> usize {
         self.slice_bars * STEPS_PER_BAR as usize
@@ -329,14 +325,8 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
 /// drums on channel 10).
 pub fn window_to_sequence(kind: DataKind, window: &Window, qpm: f64) -> NoteSequence {
     let mut notes = Vec::new();
-    match kind {
-        DataKind::Melody => notes.extend(tokens_to_notes(&window.tracks[0], qpm, 0.0, 80, 0, 0)),
-        DataKind::Drums => notes.extend(drum_tokens_to_notes(&window.tracks[0], qpm, 80, 9)),
-        DataKind::Trio => {
-            notes.extend(tokens_to_notes(&window.tracks[0], qpm, 0.0, 80, 0, 0));
-            notes.extend(tokens_to_notes(&window.tracks[1], qpm, 0.0, 80, 33, 1));
-            notes.extend(drum_tokens_to_notes(&window.tracks[2], qpm, 80, 9));
-        }
+    for (tokens, track) in window.tracks.iter().zip(kind.representation().tracks) {
+        notes.extend(track.to_notes(tokens, qpm));
     }
     let mut seq = NoteSequence {
         notes,
@@ -388,28 +378,9 @@ pub fn windows_to_sequence(
 /// Read back a window written with [`window_to_sequence`] on a fixed grid (no extraction rules).
 pub fn sequence_to_window_grid(kind: DataKind, seq: &NoteSequence, steps: usize) -> Option<Window> {
     let q = crate::music::quantize::quantize(seq, 4).ok()?;
-    let pick = |pred: &dyn Fn(&crate::music::quantize::QuantizedNote) -> bool| {
-        let mut qq = q.clone();
-        qq.notes.retain(|n| pred(n));
-        qq
-    };
-    Some(match kind {
-        DataKind::Melody => Window {
-            tracks: vec![melody::grid_tokens(&q, steps)],
-        },
-        DataKind::Drums => Window {
-            tracks: vec![crate::music::drums::drum_grid_tokens(&q, steps)],
-        },
-        DataKind::Trio => Window {
-            tracks: vec![
-                melody::grid_tokens(&pick(&|n| !n.is_drum && n.program <= 31), steps),
-                melody::grid_tokens(
-                    &pick(&|n| !n.is_drum && (32..=39).contains(&n.program)),
-                    steps,
-                ),
-                crate::music::drums::drum_grid_tokens(&q, steps),
-            ],
-        },
+    let tracks = kind.representation().tracks;
+    Some(Window {
+        tracks: tracks.iter().map(|t| t.grid_tokens(&q, steps)).collect(),
     })
 }
 
