@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use musicvae::bench::agreement::write_agreement_case;
 use musicvae::bench::npy::read_u16_2d;
 use musicvae::bench::{random_windows, train_speed, DecoderMode};
-use musicvae::data::converter::{ConverterConfig, Window};
+use musicvae::data::converter::Window;
 use musicvae::data::prepare::{prepare_dir, SplitConfig};
 use musicvae::generate::{path, pick_window, resolve_model, Interpolation, Vae, DEFAULT_MODEL};
 use musicvae::model::Config;
@@ -203,7 +203,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         BenchCommand::Interpolate(i) => dispatch(DeviceKind::Cpu, InterpJob(i, a.json)),
         BenchCommand::Prepare(p) => {
-            let cfg = ConverterConfig::for_config_name(&p.config)
+            let cfg = musicvae::model::config::converter_named(&p.config)
                 .with_context(|| format!("unknown config '{}'", p.config))?;
             let t0 = Instant::now();
             let cache = prepare_dir(&p.dir, &cfg, SplitConfig::default(), &|_, _| {})?;

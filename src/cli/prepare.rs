@@ -3,8 +3,8 @@
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use musicvae::data::converter::ConverterConfig;
 use musicvae::data::prepare::{prepare_dir, summarize, SplitConfig};
+use musicvae::model::config::converter_named;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -34,7 +34,7 @@ pub struct PrepareArgs {
 }
 
 pub fn run(a: PrepareArgs) -> Result<()> {
-    let cfg = ConverterConfig::for_config_name(&a.config).with_context(|| {
+    let cfg = converter_named(&a.config).with_context(|| {
         format!(
             "unknown config '{}': use one of cat-mel_2bar_small, cat-mel_2bar_big, hierdec-mel_16bar, cat-drums_2bar_small, hierdec-trio_16bar, tiny",
             a.config

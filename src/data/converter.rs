@@ -1,7 +1,7 @@
 //! Converters: a note sequence → MusicVAE training windows (tokens), the way Magenta's
 //! `OneHotMelodyConverter`, `DrumsConverter` and `TrioConverter` do it, and windows → note sequences.
 
-use super::representation::{self, Representation};
+use super::representation::{self, Representation, MEL_PROGRAMS};
 use crate::music::drums::extract_drum_tracks;
 use crate::music::melody::{self, extract_melodies, MelodyOptions};
 use crate::music::note_sequence::{NoteSequence, Tempo, TimeSignature};
@@ -52,7 +52,7 @@ pub struct ConverterConfig {
 
 impl ConverterConfig {
     /// A converter for `kind` with that representation's `gap_bars` and `max_bars`.
-    pub fn new(kind: DataKind, slice_bars: usize, valid_programs: Option<(u8, u8)>) -> Self {
+    pub const fn new(kind: DataKind, slice_bars: usize, valid_programs: Option<(u8, u8)>) -> Self {
         let r = kind.representation();
         ConverterConfig {
             kind,
@@ -63,13 +63,13 @@ impl ConverterConfig {
             max_windows_per_file: 5,
         }
     }
-    pub fn melody(slice_bars: usize, valid_programs: Option<(u8, u8)>) -> Self {
+    pub const fn melody(slice_bars: usize, valid_programs: Option<(u8, u8)>) -> Self {
         Self::new(DataKind::Melody, slice_bars, valid_programs)
     }
-    pub fn drums(slice_bars: usize) -> Self {
+    pub const fn drums(slice_bars: usize) -> Self {
         Self::new(DataKind::Drums, slice_bars, None)
     }
-    pub fn trio(slice_bars: usize) -> Self {
+    pub const fn trio(slice_bars: usize) -> Self {
         Self::new(DataKind::Trio, slice_bars, None)
     }
     pub fn steps(&self) -> usize {
@@ -384,37 +384,39 @@ pub fn sequence_to_window_grid(kind: DataKind, seq: &NoteSequence, steps: usize)
     })
 }
 
+/// Named data converters, as `configs.py` names them (`mel_2bar_converter`, `mel_16bar_converter`,
+/// `trio_16bar_converter`, the drums presets' `DrumsConverter`), with the other window lengths of
+/// each representation. [`ConverterConfig::named`] looks them up.
+pub const NAMED_CONVERTERS: [(&str, ConverterConfig); 9] = [
+    // mel_2bar_converter: OneHotMelodyConverter(valid_programs=MEL_PROGRAMS, max_bars=100, slice_bars=2)
+    ("mel_2bar", ConverterConfig::melody(2, Some(MEL_PROGRAMS))),
+    ("mel_4bar", ConverterConfig::melody(4, None)),
+    // mel_16bar_converter: OneHotMelodyConverter(max_bars=100, slice_bars=16)
+    ("mel_16bar", ConverterConfig::melody(16, None)),
+    // cat-drums_2bar_small: DrumsConverter(max_bars=100, slice_bars=2, roll_input=True)
+    ("drums_2bar", ConverterConfig::drums(2)),
+    ("drums_4bar", ConverterConfig::drums(4)),
+    ("drums_16bar", ConverterConfig::drums(16)),
+    ("trio_2bar", ConverterConfig::trio(2)),
+    ("trio_4bar", ConverterConfig::trio(4)),
+    // trio_16bar_converter: TrioConverter(slice_bars=16, gap_bars=2)
+    ("trio_16bar", ConverterConfig::trio(16)),
+];
+
 impl ConverterConfig {
-    /// The converter of a Magenta config name (`cat-mel_2bar_small`, `hierdec-mel_16bar`,
-    /// `cat-drums_2bar_small`, `hierdec-trio_16bar`, …) or of its data part (`cat-mel_2bar`, `mel_16bar`).
-    pub fn for_config_name(name: &str) -> Option<Self> {
+    /// A converter of [`NAMED_CONVERTERS`] by name, alone or with the decoder prefix of a Magenta
+    /// config name (`mel_16bar`, `cat-mel_2bar`, `hierdec-trio_16bar`); case-insensitive. Presets
+    /// (`cat-mel_2bar_small`, `tiny`) are looked up one layer up, by
+    /// [`converter_named`](crate::model::config::converter_named).
+    pub fn named(name: &str) -> Option<Self> {
         let n = name.to_ascii_lowercase();
-        let bars = if n.contains("16bar") {
-            16
-        } else if n.contains("4bar") {
-            4
-        } else if n.contains("2bar") {
-            2
-        } else if n == "tiny" || n.starts_with("tiny-mel") || n.starts_with("tiny") {
-            return Some(Self::melody(
-                if n.contains("hier") { 4 } else { 2 },
-                Some((0, 31)),
-            ));
-        } else {
-            return None;
-        };
-        if n.contains("trio") {
-            Some(Self::trio(bars))
-        } else if n.contains("drums") {
-            Some(Self::drums(bars))
-        } else if n.contains("mel") {
-            // Magenta keeps programs 0–31 for the 2-bar melody configs only.
-            Some(Self::melody(
-                bars,
-                if bars == 2 { Some((0, 31)) } else { None },
-            ))
-        } else {
-            None
-        }
+        let n = ["cat-", "hierdec-"]
+            .iter()
+            .find_map(|p| n.strip_prefix(p))
+            .unwrap_or(&n);
+        NAMED_CONVERTERS
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, c)| c.clone())
     }
 }
