@@ -2,6 +2,7 @@
 //! at a fixed batch size, teacher-forced or fully sampled decoding. Sequences per second.
 
 use crate::data::converter::{DataKind, Window};
+use crate::data::representation::Vocab;
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
 use crate::model::vae::track_specs;
@@ -42,16 +43,16 @@ pub struct TrainSpeed {
 /// Random but valid windows for `kind` (melody: a mix of onsets, holds and note-offs).
 pub fn random_windows(kind: DataKind, steps: usize, n: usize, seed: u64) -> Vec<Window> {
     let mut rng = Rng::new(seed);
-    let depths = kind.track_depths();
+    let tracks = kind.representation().tracks;
     (0..n)
         .map(|_| Window {
-            tracks: depths
+            tracks: tracks
                 .iter()
-                .map(|&d| {
+                .map(|t| {
                     (0..steps)
                         .map(|_| {
                             let u = rng.uniform();
-                            if d == 90 {
+                            if t.vocab == Vocab::Melody {
                                 if u < 0.5 {
                                     0
                                 } else if u < 0.6 {
@@ -60,7 +61,7 @@ pub fn random_windows(kind: DataKind, steps: usize, n: usize, seed: u64) -> Vec<
                                     2 + rng.below(88) as u16
                                 }
                             } else {
-                                rng.below(d) as u16
+                                rng.below(t.depth()) as u16
                             }
                         })
                         .collect()

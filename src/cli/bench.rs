@@ -2,13 +2,14 @@
 //! agreement case for the PyTorch reference. Each prints a table row and can append JSON lines.
 
 use super::backend::{check, dispatch, DeviceKind, OnBackend};
+use super::config_arg::{data_config, data_config_help, PresetArg};
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::{Args, Subcommand};
 use musicvae::bench::agreement::write_agreement_case;
 use musicvae::bench::npy::read_u16_2d;
 use musicvae::bench::{random_windows, train_speed, DecoderMode};
-use musicvae::data::converter::{ConverterConfig, Window};
+use musicvae::data::converter::Window;
 use musicvae::data::prepare::{prepare_dir, SplitConfig};
 use musicvae::generate::{path, pick_window, resolve_model, Interpolation, Vae, DEFAULT_MODEL};
 use musicvae::model::Config;
@@ -60,9 +61,9 @@ pub struct KernelBench {
 
 #[derive(Args, Debug)]
 pub struct TrainBench {
-    /// Preset (cat-mel_2bar_small, cat-mel_2bar_big, hierdec-mel_16bar, ...).
-    #[arg(long, short)]
-    pub config: String,
+    /// Preset (Magenta's configs.py numbers).
+    #[arg(long, short, value_enum)]
+    pub config: PresetArg,
     #[arg(long, value_enum, default_value_t = DecoderMode::TeacherForced)]
     pub mode: DecoderMode,
     #[arg(long, default_value_t = 512)]
@@ -90,8 +91,8 @@ pub struct InterpolateBench {
     pub model: Option<PathBuf>,
     /// Instead of a trained model: a freshly initialised model of this preset, saved to a
     /// temporary folder and loaded from there (latency does not depend on the weights).
-    #[arg(long, short = 'c')]
-    pub config: Option<String>,
+    #[arg(long, short = 'c', value_enum)]
+    pub config: Option<PresetArg>,
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     #[arg(long, short = 'n', default_value_t = 5)]
@@ -104,14 +105,15 @@ pub struct InterpolateBench {
 #[derive(Args, Debug)]
 pub struct PrepareBench {
     pub dir: PathBuf,
-    #[arg(long, short, default_value = "cat-mel_2bar_small")]
+    #[arg(long, short, default_value = "cat-mel_2bar_small", help = data_config_help())]
     pub config: String,
 }
 
 #[derive(Args, Debug)]
 pub struct AgreementBench {
-    #[arg(long, short)]
-    pub config: String,
+    /// Preset (Magenta's configs.py numbers).
+    #[arg(long, short, value_enum)]
+    pub config: PresetArg,
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
     /// Global step whose β is used.
@@ -137,8 +139,8 @@ fn append_json(path: &Option<PathBuf>, v: &impl serde::Serialize) -> Result<()> 
     Ok(())
 }
 
-fn config_with(name: &str, set: &[String], batch: Option<usize>) -> Result<Config> {
-    let mut c = Config::preset(name)?;
+fn config_with(preset: PresetArg, set: &[String], batch: Option<usize>) -> Result<Config> {
+    let mut c = preset.config();
     c.apply_overrides(set)?;
     if let Some(b) = batch {
         c.train.batch_size = b;
@@ -184,7 +186,7 @@ struct TrainJob(TrainBench, Option<PathBuf>);
 impl TrainJob {
     fn go<B: AutodiffBackend>(self, device: &B::Device) -> Result<()> {
         let (a, json) = (self.0, self.1);
-        let c = config_with(&a.config, &a.set, Some(a.batch_size))?;
+        let c = config_with(a.config, &a.set, Some(a.batch_size))?;
         let windows = windows_for(&c, &a.data, a.batch_size * 4)?;
         let r = train_speed::<B>(&c, a.mode, &windows, a.warmup, a.steps, device)?;
         println!(
@@ -224,8 +226,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         BenchCommand::Interpolate(i) => dispatch(DeviceKind::Cpu, InterpJob(i, a.json)),
         BenchCommand::Prepare(p) => {
-            let cfg = ConverterConfig::for_config_name(&p.config)
-                .with_context(|| format!("unknown config '{}'", p.config))?;
+            let cfg = data_config(&p.config)?;
             let t0 = Instant::now();
             let cache = prepare_dir(&p.dir, &cfg, SplitConfig::default(), &|_, _| {})?;
             let secs = t0.elapsed().as_secs_f64();
@@ -285,7 +286,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             Ok(())
         }
         BenchCommand::Agreement(g) => {
-            let c = config_with(&g.config, &g.set, Some(g.batch_size))?;
+            let c = config_with(g.config, &g.set, Some(g.batch_size))?;
             let windows = random_windows(c.model.data.kind, c.model.data.steps(), g.batch_size, 11);
             let ours = write_agreement_case::<super::backend::CpuBackend>(
                 &c,
@@ -316,9 +317,9 @@ impl OnBackend for InterpJob {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let (a, json) = (self.0, self.1);
         let tmp = std::env::temp_dir().join(format!("musicvae-bench-{}", std::process::id()));
-        let dir = match &a.config {
-            Some(name) => {
-                let c = config_with(name, &a.set, None)?;
+        let dir = match a.config {
+            Some(preset) => {
+                let c = config_with(preset, &a.set, None)?;
                 let m = musicvae::model::MusicVae::<B>::new(&c.model, c.train.seed, device);
                 musicvae::train::checkpoint::save_model(&tmp, &m, &c)?;
                 tmp.clone()

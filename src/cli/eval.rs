@@ -7,7 +7,6 @@ use super::data_arg::load_data;
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
-use musicvae::data::converter::DataKind;
 use musicvae::data::converter::Window;
 use musicvae::generate::interpolation_check::{interpolation_check, InterpolationCheck};
 use musicvae::generate::sample_quality::{compare, SampleQuality};
@@ -135,15 +134,15 @@ impl OnBackend for EvalArgs {
             };
             let prior = match a.prior {
                 Some(n) => {
-                    if vae.kind() == DataKind::Drums {
+                    let Some(mel) = vae.kind().representation().melody_track() else {
                         bail!("--prior: sample-quality features are defined for melodies (and the melody of trio models), not for the drum model {}", vae.describe());
-                    }
+                    };
                     let (_, samples) = vae.sample(n, a.temperature, a.seed)?;
-                    // Melody track (track 0 of trio windows).
+                    // The melody track (track 0 of trio windows).
                     let generated: Vec<&[u16]> =
-                        samples.iter().map(|w| w.tracks[0].as_slice()).collect();
+                        samples.iter().map(|w| w.tracks[mel].as_slice()).collect();
                     let real: Vec<&[u16]> =
-                        windows.iter().map(|w| w.tracks[0].as_slice()).collect();
+                        windows.iter().map(|w| w.tracks[mel].as_slice()).collect();
                     Some(compare(&generated, &real))
                 }
                 None => None,

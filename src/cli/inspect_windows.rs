@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 use musicvae::data::converter::{extract, ConverterConfig, DataKind, Window};
+use musicvae::data::representation::Vocab;
 use musicvae::generate::input::{default_window, onsets};
 use musicvae::music::melody::token_pitch;
 use musicvae::music::note_sequence::NoteSequence;
@@ -85,22 +86,24 @@ fn columns(steps: usize, at: impl Fn(usize) -> Option<char>) -> String {
 }
 
 fn roll(kind: DataKind, w: &Window) -> Vec<String> {
-    match kind {
-        DataKind::Melody => melody_roll(&w.tracks[0]),
-        DataKind::Drums => drum_roll(&w.tracks[0]),
-        DataKind::Trio => {
-            let mut r: Vec<String> = melody_roll(&w.tracks[0])
-                .into_iter()
-                .map(|l| format!("melody {l}"))
-                .collect();
-            r.extend(
-                melody_roll(&w.tracks[1])
-                    .into_iter()
-                    .map(|l| format!("bass   {l}")),
-            );
-            r
-        }
+    let roll_of = |vocab: Vocab, tokens: &[u16]| match vocab {
+        Vocab::Melody => melody_roll(tokens),
+        Vocab::Drums => drum_roll(tokens),
+    };
+    let tracks = kind.representation().tracks;
+    if let ([only], Some(tokens)) = (tracks, w.tracks.first()) {
+        return roll_of(only.vocab, tokens);
     }
+    // Several tracks: the pitched ones, each row labelled with its track.
+    let pitched = || tracks.iter().zip(&w.tracks).filter(|(t, _)| !t.is_drums());
+    let width = pitched().map(|(t, _)| t.name.len()).max().unwrap_or(0);
+    pitched()
+        .flat_map(|(t, tokens)| {
+            roll_of(t.vocab, tokens)
+                .into_iter()
+                .map(move |l| format!("{:<width$} {l}", t.name))
+        })
+        .collect()
 }
 
 /// Print every window of `seq` for converter `cfg` (`model` names it in the heading).

@@ -6,6 +6,7 @@ mod bench;
 mod chain;
 mod classifier_arg;
 mod classify;
+mod config_arg;
 mod data_arg;
 mod decode;
 mod encode;

@@ -1,9 +1,9 @@
 //! `musicvae prepare DIR --config NAME [--out CACHE]`.
 
+use super::config_arg::{data_config, data_config_help};
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use musicvae::data::converter::ConverterConfig;
 use musicvae::data::prepare::{prepare_dir, summarize, SplitConfig};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,8 +12,8 @@ use std::time::Instant;
 pub struct PrepareArgs {
     /// Folder of MIDI files, scanned recursively; first-level folder names are the labels (genres).
     pub dir: PathBuf,
-    /// Model config (or its data part): cat-mel_2bar, hierdec-mel_16bar, cat-drums_2bar, hierdec-trio_16bar, tiny…
-    #[arg(long, short)]
+    // A preset or a named data converter (looked up in `run`, which names both lists when unknown).
+    #[arg(long, short, help = data_config_help())]
     pub config: String,
     /// Where to write the cache (a folder). Without it, only the summary is printed.
     #[arg(long, short)]
@@ -34,12 +34,7 @@ pub struct PrepareArgs {
 }
 
 pub fn run(a: PrepareArgs) -> Result<()> {
-    let cfg = ConverterConfig::for_config_name(&a.config).with_context(|| {
-        format!(
-            "unknown config '{}': use one of cat-mel_2bar_small, cat-mel_2bar_big, hierdec-mel_16bar, cat-drums_2bar_small, hierdec-trio_16bar, tiny",
-            a.config
-        )
-    })?;
+    let cfg = data_config(&a.config)?;
     if !(0.0..1.0).contains(&a.held_out) {
         bail!("--held-out must be in [0, 1), got {}", a.held_out);
     }

@@ -1,12 +1,12 @@
 //! `musicvae train --data DIR --config NAME --out RUN_DIR [--device cpu|cuda] [--steps N] [--batch-size B] [--resume]`.
 
 use super::backend::{check, DeviceKind};
+use super::config_arg::PresetArg;
 use super::data_arg::load_data;
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use musicvae::model::Config;
 use musicvae::train::data::TrainData;
 use musicvae::train::eval::EvalResult;
 use musicvae::train::{train, StepMetrics, TrainObserver, TrainOptions};
@@ -19,9 +19,9 @@ pub struct TrainArgs {
     /// A folder of MIDI files (labels = first-level folders) or a cache written by `musicvae prepare`.
     #[arg(long)]
     pub data: PathBuf,
-    /// Preset: cat-mel_2bar_small, cat-mel_2bar_big, hierdec-mel_16bar, cat-drums_2bar_small, hierdec-trio_16bar, tiny, tiny-hier.
-    #[arg(long, short, default_value = "cat-mel_2bar_small")]
-    pub config: String,
+    /// Preset (Magenta's configs.py numbers).
+    #[arg(long, short, value_enum, default_value = "cat-mel_2bar_small")]
+    pub config: PresetArg,
     /// Run folder: checkpoints, metrics.jsonl, the final model.
     #[arg(long, short)]
     pub out: PathBuf,
@@ -135,7 +135,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     };
     let mut config = match saved {
         Some(c) => c,
-        None => Config::preset(&a.config)?,
+        None => a.config.config(),
     };
     if let Some(f) = &a.config_file {
         config.merge_json_file(f)?;

@@ -2,6 +2,8 @@
 
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::error::ErrorKind;
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 use musicvae::classifier::config::ARCH_NAMES;
@@ -28,16 +30,83 @@ pub enum ReductionArg {
     Factorized,
 }
 
+/// An `--arch` value: a network and how its stride-2 layers downsample. `--help` lists the six
+/// names; parsing goes through [`Arch::parse`], which also takes its aliases (`resnet18`,
+/// `small`, …) in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchArg {
+    pub arch: Arch,
+    pub reduction: Reduction,
+}
+
+impl ValueEnum for ArchArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        const fn v(arch: Arch, reduction: Reduction) -> ArchArg {
+            ArchArg { arch, reduction }
+        }
+        use {Arch::*, Reduction::*};
+        const ALL: [ArchArg; 6] = [
+            v(MobileNetV3Small, Strided),
+            v(MobileNetV3Large, Strided),
+            v(ResNet, Strided),
+            v(MobileNetV3Small, Factorized),
+            v(MobileNetV3Large, Factorized),
+            v(ResNet, Factorized),
+        ];
+        &ALL
+    }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let how = match self.reduction {
+            Reduction::Strided => "strided downsampling",
+            Reduction::Factorized => "ENAS factorized reduction instead of strides",
+        };
+        let what = match self.arch {
+            Arch::MobileNetV3Small => "MobileNetV3-Small (squeeze-and-excitation, h-swish)",
+            Arch::MobileNetV3Large => "MobileNetV3-Large (squeeze-and-excitation, h-swish)",
+            Arch::ResNet => "ResNet-18 layout (width 0.5 unless --width)",
+        };
+        let name = ARCH_NAMES
+            .into_iter()
+            .find(|n| Arch::parse(n).ok() == Some((self.arch, self.reduction)))?;
+        Some(PossibleValue::new(name).help(format!("{what}, {how}")))
+    }
+}
+
+/// Parses `--arch` with [`Arch::parse`] (its own "unknown --arch" message) and shows
+/// [`ArchArg`]'s values in `--help`.
+#[derive(Debug, Clone, Copy)]
+struct ArchParser;
+
+impl TypedValueParser for ArchParser {
+    type Value = ArchArg;
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<ArchArg, clap::Error> {
+        Arch::parse(&value.to_string_lossy())
+            .map(|(arch, reduction)| ArchArg { arch, reduction })
+            .map_err(|e| clap::Error::raw(ErrorKind::InvalidValue, format!("{e}\n")).with_cmd(cmd))
+    }
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            ArchArg::value_variants()
+                .iter()
+                .filter_map(ValueEnum::to_possible_value),
+        ))
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct TrainClassifierArgs {
     /// A folder of MIDI files with one sub-folder per genre (the labels), or a cache written by
     /// `musicvae prepare DIR --config mel_<bars>bar --out CACHE` (faster for repeated runs).
     #[arg(long)]
     pub data: PathBuf,
-    /// Network: mobilenetv3-small, mobilenetv3-large, resnet; add `-fr` for the ENAS factorized
-    /// reduction in place of strided downsampling (e.g. resnet-fr).
-    #[arg(long, default_value = "mobilenetv3-small")]
-    pub arch: String,
+    /// Network; a `-fr` name uses the ENAS factorized reduction in place of strided downsampling.
+    #[arg(long, default_value = "mobilenetv3-small", value_parser = ArchParser)]
+    pub arch: ArchArg,
     /// Where to write model.mpk, config.json (with the labels), metrics.jsonl, report.json and the
     /// confusion matrices (confusion.png, confusion_files.png).
     #[arg(long, short)]
@@ -100,7 +169,10 @@ pub struct TrainClassifierArgs {
 
 impl TrainClassifierArgs {
     fn config(&self) -> Result<ClassifierConfig> {
-        let (arch, mut red) = Arch::parse(&self.arch)?;
+        let ArchArg {
+            arch,
+            reduction: mut red,
+        } = self.arch;
         if let Some(r) = self.reduction {
             red = match r {
                 ReductionArg::Strided => Reduction::Strided,

@@ -18,7 +18,7 @@ pub fn analyse(seq: &NoteSequence) -> Vec<(&'static str, Extraction)> {
     INSPECT_CONVERTERS
         .iter()
         .filter_map(|&(short, name)| {
-            ConverterConfig::for_config_name(name).map(|cfg| (short, extract(seq, &cfg)))
+            ConverterConfig::named(name).map(|cfg| (short, extract(seq, &cfg)))
         })
         .collect()
 }

@@ -1,10 +1,9 @@
 //! Converters: a note sequence → MusicVAE training windows (tokens), the way Magenta's
 //! `OneHotMelodyConverter`, `DrumsConverter` and `TrioConverter` do it, and windows → note sequences.
 
-use crate::music::drums::{drum_tokens_to_notes, extract_drum_tracks, DRUM_TOKENS};
-use crate::music::melody::{
-    self, extract_melodies, tokens_to_notes, MelodyOptions, MELODY_CLASSES,
-};
+use super::representation::{self, Representation, MEL_PROGRAMS};
+use crate::music::drums::extract_drum_tracks;
+use crate::music::melody::{self, extract_melodies, MelodyOptions};
 use crate::music::note_sequence::{NoteSequence, Tempo, TimeSignature};
 use crate::music::quantize::{quantized_sections, STEPS_PER_BAR};
 use crate::music::trio::extract_trio_windows;
@@ -20,20 +19,20 @@ pub enum DataKind {
 }
 
 impl DataKind {
-    /// Token classes per track (melody 90; drums 512; trio 90 + 90 + 512).
-    pub fn track_depths(&self) -> Vec<usize> {
+    /// Everything about this representation (tracks, vocabularies, encodings, note mapping).
+    pub const fn representation(self) -> &'static Representation {
         match self {
-            DataKind::Melody => vec![MELODY_CLASSES],
-            DataKind::Drums => vec![DRUM_TOKENS],
-            DataKind::Trio => vec![MELODY_CLASSES, MELODY_CLASSES, DRUM_TOKENS],
+            DataKind::Melody => &representation::MELODY,
+            DataKind::Drums => &representation::DRUMS,
+            DataKind::Trio => &representation::TRIO,
         }
     }
+    /// Token classes per track (melody 90; drums 512; trio 90 + 90 + 512).
+    pub fn track_depths(&self) -> Vec<usize> {
+        self.representation().track_depths()
+    }
     pub fn name(&self) -> &'static str {
-        match self {
-            DataKind::Melody => "melody",
-            DataKind::Drums => "drums",
-            DataKind::Trio => "trio",
-        }
+        self.representation().name
     }
 }
 
@@ -52,29 +51,26 @@ pub struct ConverterConfig {
 }
 
 impl ConverterConfig {
-    pub fn melody(slice_bars: usize, valid_programs: Option<(u8, u8)>) -> Self {
+    /// A converter for `kind` with that representation's `gap_bars` and `max_bars`.
+    pub const fn new(kind: DataKind, slice_bars: usize, valid_programs: Option<(u8, u8)>) -> Self {
+        let r = kind.representation();
         ConverterConfig {
-            kind: DataKind::Melody,
+            kind,
             slice_bars,
             valid_programs,
-            gap_bars: 1.0,
-            max_bars: 100,
+            gap_bars: r.gap_bars,
+            max_bars: r.max_bars,
             max_windows_per_file: 5,
         }
     }
-    pub fn drums(slice_bars: usize) -> Self {
-        ConverterConfig {
-            kind: DataKind::Drums,
-            ..Self::melody(slice_bars, None)
-        }
+    pub const fn melody(slice_bars: usize, valid_programs: Option<(u8, u8)>) -> Self {
+        Self::new(DataKind::Melody, slice_bars, valid_programs)
     }
-    pub fn trio(slice_bars: usize) -> Self {
-        ConverterConfig {
-            kind: DataKind::Trio,
-            gap_bars: 2.0,
-            max_bars: 1024,
-            ..Self::melody(slice_bars, None)
-        }
+    pub const fn drums(slice_bars: usize) -> Self {
+        Self::new(DataKind::Drums, slice_bars, None)
+    }
+    pub const fn trio(slice_bars: usize) -> Self {
+        Self::new(DataKind::Trio, slice_bars, None)
     }
     pub fn steps(&self) -> usize {
         self.slice_bars * STEPS_PER_BAR as usize
@@ -329,14 +325,8 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
 /// drums on channel 10).
 pub fn window_to_sequence(kind: DataKind, window: &Window, qpm: f64) -> NoteSequence {
     let mut notes = Vec::new();
-    match kind {
-        DataKind::Melody => notes.extend(tokens_to_notes(&window.tracks[0], qpm, 0.0, 80, 0, 0)),
-        DataKind::Drums => notes.extend(drum_tokens_to_notes(&window.tracks[0], qpm, 80, 9)),
-        DataKind::Trio => {
-            notes.extend(tokens_to_notes(&window.tracks[0], qpm, 0.0, 80, 0, 0));
-            notes.extend(tokens_to_notes(&window.tracks[1], qpm, 0.0, 80, 33, 1));
-            notes.extend(drum_tokens_to_notes(&window.tracks[2], qpm, 80, 9));
-        }
+    for (tokens, track) in window.tracks.iter().zip(kind.representation().tracks) {
+        notes.extend(track.to_notes(tokens, qpm));
     }
     let mut seq = NoteSequence {
         notes,
@@ -388,62 +378,45 @@ pub fn windows_to_sequence(
 /// Read back a window written with [`window_to_sequence`] on a fixed grid (no extraction rules).
 pub fn sequence_to_window_grid(kind: DataKind, seq: &NoteSequence, steps: usize) -> Option<Window> {
     let q = crate::music::quantize::quantize(seq, 4).ok()?;
-    let pick = |pred: &dyn Fn(&crate::music::quantize::QuantizedNote) -> bool| {
-        let mut qq = q.clone();
-        qq.notes.retain(|n| pred(n));
-        qq
-    };
-    Some(match kind {
-        DataKind::Melody => Window {
-            tracks: vec![melody::grid_tokens(&q, steps)],
-        },
-        DataKind::Drums => Window {
-            tracks: vec![crate::music::drums::drum_grid_tokens(&q, steps)],
-        },
-        DataKind::Trio => Window {
-            tracks: vec![
-                melody::grid_tokens(&pick(&|n| !n.is_drum && n.program <= 31), steps),
-                melody::grid_tokens(
-                    &pick(&|n| !n.is_drum && (32..=39).contains(&n.program)),
-                    steps,
-                ),
-                crate::music::drums::drum_grid_tokens(&q, steps),
-            ],
-        },
+    let tracks = kind.representation().tracks;
+    Some(Window {
+        tracks: tracks.iter().map(|t| t.grid_tokens(&q, steps)).collect(),
     })
 }
 
+/// Named data converters, as `configs.py` names them (`mel_2bar_converter`, `mel_16bar_converter`,
+/// `trio_16bar_converter`, the drums presets' `DrumsConverter`), with the other window lengths of
+/// each representation. [`ConverterConfig::named`] looks them up.
+pub const NAMED_CONVERTERS: [(&str, ConverterConfig); 9] = [
+    // mel_2bar_converter: OneHotMelodyConverter(valid_programs=MEL_PROGRAMS, max_bars=100, slice_bars=2)
+    ("mel_2bar", ConverterConfig::melody(2, Some(MEL_PROGRAMS))),
+    ("mel_4bar", ConverterConfig::melody(4, None)),
+    // mel_16bar_converter: OneHotMelodyConverter(max_bars=100, slice_bars=16)
+    ("mel_16bar", ConverterConfig::melody(16, None)),
+    // cat-drums_2bar_small: DrumsConverter(max_bars=100, slice_bars=2, roll_input=True)
+    ("drums_2bar", ConverterConfig::drums(2)),
+    ("drums_4bar", ConverterConfig::drums(4)),
+    ("drums_16bar", ConverterConfig::drums(16)),
+    ("trio_2bar", ConverterConfig::trio(2)),
+    ("trio_4bar", ConverterConfig::trio(4)),
+    // trio_16bar_converter: TrioConverter(slice_bars=16, gap_bars=2)
+    ("trio_16bar", ConverterConfig::trio(16)),
+];
+
 impl ConverterConfig {
-    /// The converter of a Magenta config name (`cat-mel_2bar_small`, `hierdec-mel_16bar`,
-    /// `cat-drums_2bar_small`, `hierdec-trio_16bar`, …) or of its data part (`cat-mel_2bar`, `mel_16bar`).
-    pub fn for_config_name(name: &str) -> Option<Self> {
+    /// A converter of [`NAMED_CONVERTERS`] by name, alone or with the decoder prefix of a Magenta
+    /// config name (`mel_16bar`, `cat-mel_2bar`, `hierdec-trio_16bar`); case-insensitive. Presets
+    /// (`cat-mel_2bar_small`, `tiny`) are looked up one layer up, by
+    /// [`converter_named`](crate::model::config::converter_named).
+    pub fn named(name: &str) -> Option<Self> {
         let n = name.to_ascii_lowercase();
-        let bars = if n.contains("16bar") {
-            16
-        } else if n.contains("4bar") {
-            4
-        } else if n.contains("2bar") {
-            2
-        } else if n == "tiny" || n.starts_with("tiny-mel") || n.starts_with("tiny") {
-            return Some(Self::melody(
-                if n.contains("hier") { 4 } else { 2 },
-                Some((0, 31)),
-            ));
-        } else {
-            return None;
-        };
-        if n.contains("trio") {
-            Some(Self::trio(bars))
-        } else if n.contains("drums") {
-            Some(Self::drums(bars))
-        } else if n.contains("mel") {
-            // Magenta keeps programs 0–31 for the 2-bar melody configs only.
-            Some(Self::melody(
-                bars,
-                if bars == 2 { Some((0, 31)) } else { None },
-            ))
-        } else {
-            None
-        }
+        let n = ["cat-", "hierdec-"]
+            .iter()
+            .find_map(|p| n.strip_prefix(p))
+            .unwrap_or(&n);
+        NAMED_CONVERTERS
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, c)| c.clone())
     }
 }

@@ -6,7 +6,9 @@ pub mod converter;
 pub mod corpus;
 pub mod fuzz;
 pub mod prepare;
+pub mod representation;
 
 pub use analyse::{analyse_bytes, Analysis};
 pub use cache::Cache;
 pub use converter::{extract, ConverterConfig, DataKind, Window};
+pub use representation::Representation;

@@ -52,17 +52,7 @@ impl std::str::FromStr for Velocity {
 
 /// Track of the model's window a note belongs to (as the converters lay them out).
 fn track_of(kind: DataKind, is_drum: bool, program: u8) -> Option<usize> {
-    match kind {
-        DataKind::Melody => (!is_drum).then_some(0),
-        DataKind::Drums => is_drum.then_some(0),
-        DataKind::Trio => Some(if is_drum {
-            2
-        } else if (32..=39).contains(&program) {
-            1
-        } else {
-            0
-        }),
-    }
+    kind.representation().track_of(is_drum, program)
 }
 
 /// The notes of `seq` inside the window that `origin` describes (`steps` long at `qpm`), in
@@ -80,7 +70,10 @@ pub fn window_input_notes(
     seq.notes
         .iter()
         .filter(|n| n.start_time >= t0 - 1e-9 && n.start_time < t1 && n.velocity > 0)
-        .filter(|n| kind != DataKind::Melody || origin.instrument.is_none_or(|i| i == n.instrument))
+        .filter(|n| {
+            !kind.representation().per_instrument
+                || origin.instrument.is_none_or(|i| i == n.instrument)
+        })
         .filter_map(|n| {
             track_of(kind, n.is_drum, n.program).map(|track| InputNote {
                 track,

@@ -71,16 +71,7 @@ impl PickedWindow {
 
 /// Onsets in a window (all tracks; drums: steps with a hit).
 pub fn onsets(kind: DataKind, w: &Window) -> usize {
-    w.tracks
-        .iter()
-        .enumerate()
-        .map(|(k, t)| {
-            let is_drums = kind == DataKind::Drums || (kind == DataKind::Trio && k == 2);
-            t.iter()
-                .filter(|&&x| if is_drums { x > 0 } else { x >= 2 })
-                .count()
-        })
-        .sum()
+    kind.representation().onsets(&w.tracks)
 }
 
 /// The default choice: the first window with at least two onsets per bar on average and an onset

@@ -127,11 +127,7 @@ pub fn write_separate(
 
 /// Instrument names of decoded phrases, for the legend.
 pub fn instrument_names(kind: DataKind) -> Vec<(u32, String)> {
-    match kind {
-        DataKind::Melody => vec![(0, "melody".into())],
-        DataKind::Drums => vec![],
-        DataKind::Trio => vec![(0, "melody".into()), (1, "bass".into())],
-    }
+    kind.representation().instrument_names()
 }
 
 /// One panel of a picture: a phrase, its caption, and whether it is an input (drawn in the second

@@ -2,6 +2,7 @@
 //! roll: 9 class bits + a "no hit" bit for the drums configs) concatenated per step, and integer targets.
 
 use crate::data::converter::{DataKind, Window};
+use crate::data::representation::{InputEncoding, Track};
 use crate::music::drums::DRUM_CLASSES;
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 
@@ -14,6 +15,13 @@ pub enum TrackInput {
 }
 
 impl TrackInput {
+    /// The encoding of a representation's track.
+    pub fn of(track: &Track) -> Self {
+        match track.input {
+            InputEncoding::OneHot => TrackInput::OneHot(track.depth()),
+            InputEncoding::DrumRoll => TrackInput::DrumRoll,
+        }
+    }
     pub fn width(&self) -> usize {
         match self {
             TrackInput::OneHot(d) => *d,
@@ -49,15 +57,11 @@ impl TrackInput {
 
 /// Input encodings of the tracks of a data kind.
 pub fn track_inputs(kind: DataKind) -> Vec<TrackInput> {
-    match kind {
-        DataKind::Melody => vec![TrackInput::OneHot(90)],
-        DataKind::Drums => vec![TrackInput::DrumRoll],
-        DataKind::Trio => vec![
-            TrackInput::OneHot(90),
-            TrackInput::OneHot(90),
-            TrackInput::OneHot(512),
-        ],
-    }
+    kind.representation()
+        .tracks
+        .iter()
+        .map(TrackInput::of)
+        .collect()
 }
 
 /// Width of the concatenated per-step input.

@@ -3,6 +3,7 @@
 //! see shared/magenta-facts.md §1).
 
 use crate::data::converter::{ConverterConfig, DataKind};
+use crate::data::representation::MEL_PROGRAMS;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -116,195 +117,312 @@ pub const MAX_BATCH: usize = 1 << 16;
 /// Most weights of a model (2³⁰ ≈ 1.07 G, 4 GiB as f32; Magenta's biggest preset has ≈ 0.2 G).
 pub const MAX_PARAMS: u128 = 1 << 30;
 
-/// Names of the presets.
-pub const PRESETS: &[&str] = &[
-    "cat-mel_2bar_small",
-    "cat-mel_2bar_big",
-    "hierdec-mel_16bar",
-    "cat-drums_2bar_small",
-    "hierdec-trio_16bar",
-    "tiny",
-    "tiny-hier",
+/// Magenta's training settings, shared by every `configs.py` preset (`base_model.py` hparams
+/// and `music_vae_train.py` flags; no Magenta config overrides the learning-rate schedule).
+pub const MAGENTA_TRAIN: TrainConfig = TrainConfig {
+    // batch_size
+    batch_size: 512,
+    // learning_rate
+    learning_rate: 1e-3,
+    // decay_rate
+    decay_rate: 0.9999,
+    // min_learning_rate
+    min_learning_rate: 1e-5,
+    // tf.train.AdamOptimizer's defaults.
+    adam_beta1: 0.9,
+    adam_beta2: 0.999,
+    adam_epsilon: 1e-8,
+    // grad_clip (clip_mode 'global_norm')
+    grad_clip: 1.0,
+    // grad_norm_clip_to_zero
+    grad_norm_skip: 1e4,
+    // note_sequence_augmenter transposition (none unless the preset says so)
+    transpose: 0,
+    // --num_steps
+    steps: 200_000,
+    // Ours: evaluation, checkpoints and the held-out split.
+    eval_every: 1000,
+    checkpoint_every: 1000,
+    eval_windows: 2048,
+    seed: 1,
+    split_seed: 42,
+    held_out_fraction: 0.1,
+};
+
+/// Training settings of the small test presets (`tiny`, `tiny-hier`; not Magenta's).
+pub const TINY_TRAIN: TrainConfig = TrainConfig {
+    batch_size: 16,
+    learning_rate: 1e-2,
+    min_learning_rate: 1e-3,
+    decay_rate: 0.999,
+    steps: 300,
+    eval_every: 100,
+    checkpoint_every: 100,
+    eval_windows: 256,
+    ..MAGENTA_TRAIN
+};
+
+/// Magenta's inverse-sigmoid scheduled sampling with rate 1000 (p = ½ at step ≈ 6908).
+const INVERSE_SIGMOID_1000: SamplingSchedule = SamplingSchedule::InverseSigmoid(1000.0);
+
+/// One named preset: an entry of Magenta's `configs.py` `CONFIG_MAP`, one field per hparam
+/// (each commented with Magenta's name). [`Preset::config`] turns it into a [`Config`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preset {
+    /// The `CONFIG_MAP` key, and the `--config` value.
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    /// `data_converter`.
+    pub data: ConverterConfig,
+    /// `z_size`.
+    pub z_size: usize,
+    /// `enc_rnn_size`: units per direction of each bidirectional encoder layer.
+    pub enc_rnn_size: &'static [usize],
+    /// `dec_rnn_size`: units of each decoder layer (and of the conductor's).
+    pub dec_rnn_size: &'static [usize],
+    /// `level_lengths` of a `HierarchicalLstmDecoder`; None: a flat `CategoricalLstmDecoder`.
+    pub hierarchical: Option<[usize; 2]>,
+    /// `free_bits`.
+    pub free_bits: f64,
+    /// `max_beta`.
+    pub max_beta: f64,
+    /// `beta_rate`.
+    pub beta_rate: f64,
+    /// `sampling_schedule` with its `sampling_rate`.
+    pub sampling: SamplingSchedule,
+    /// `batch_size`, the learning-rate schedule, clipping, and the transposition augmentation.
+    pub train: TrainConfig,
+}
+
+/// The presets, in `--help` order.
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "cat-mel_2bar_small",
+        about: "2-bar melody, flat decoder, z 256 (Magenta's; the shipped models/mel_2bar)",
+        // mel_2bar_converter: OneHotMelodyConverter(valid_programs=MEL_PROGRAMS, slice_bars=2)
+        data: ConverterConfig::melody(2, Some(MEL_PROGRAMS)),
+        // z_size
+        z_size: 256,
+        // enc_rnn_size
+        enc_rnn_size: &[512],
+        // dec_rnn_size
+        dec_rnn_size: &[256, 256],
+        // CategoricalLstmDecoder
+        hierarchical: None,
+        // free_bits
+        free_bits: 0.0,
+        // max_beta
+        max_beta: 0.2,
+        // beta_rate
+        beta_rate: 0.99999,
+        // sampling_schedule='inverse_sigmoid', sampling_rate=1000
+        sampling: INVERSE_SIGMOID_1000,
+        // batch_size; note_sequence_augmenter: transpose_range=(-5, 5)
+        train: TrainConfig {
+            batch_size: 512,
+            transpose: 5,
+            ..MAGENTA_TRAIN
+        },
+    },
+    Preset {
+        name: "cat-mel_2bar_big",
+        about: "2-bar melody, flat decoder, z 512, 3 × 2048-unit decoder layers (Magenta's)",
+        // mel_2bar_converter
+        data: ConverterConfig::melody(2, Some(MEL_PROGRAMS)),
+        // z_size
+        z_size: 512,
+        // enc_rnn_size
+        enc_rnn_size: &[2048],
+        // dec_rnn_size
+        dec_rnn_size: &[2048, 2048, 2048],
+        // CategoricalLstmDecoder
+        hierarchical: None,
+        // free_bits
+        free_bits: 0.0,
+        // max_beta
+        max_beta: 0.5,
+        // beta_rate
+        beta_rate: 0.99999,
+        // sampling_schedule='inverse_sigmoid', sampling_rate=1000
+        sampling: INVERSE_SIGMOID_1000,
+        // batch_size; transpose_range=(-5, 5)
+        train: TrainConfig {
+            batch_size: 512,
+            transpose: 5,
+            ..MAGENTA_TRAIN
+        },
+    },
+    Preset {
+        name: "hierdec-mel_16bar",
+        about: "16-bar melody, hierarchical decoder (16 bars × 16 steps), z 512 (Magenta's)",
+        // mel_16bar_converter: OneHotMelodyConverter(slice_bars=16)
+        data: ConverterConfig::melody(16, None),
+        // z_size
+        z_size: 512,
+        // enc_rnn_size
+        enc_rnn_size: &[2048, 2048],
+        // dec_rnn_size
+        dec_rnn_size: &[1024, 1024],
+        // HierarchicalLstmDecoder(level_lengths=[16, 16])
+        hierarchical: Some([16, 16]),
+        // free_bits
+        free_bits: 256.0,
+        // max_beta
+        max_beta: 0.2,
+        // beta_rate
+        beta_rate: 0.0,
+        // sampling_schedule='constant', sampling_rate=0.0
+        sampling: SamplingSchedule::None,
+        // batch_size
+        train: TrainConfig {
+            batch_size: 512,
+            ..MAGENTA_TRAIN
+        },
+    },
+    Preset {
+        name: "cat-drums_2bar_small",
+        about: "2-bar drums (9 classes, drum-roll input), flat decoder, z 256 (Magenta's)",
+        // DrumsConverter(max_bars=100, slice_bars=2, roll_input=True)
+        data: ConverterConfig::drums(2),
+        // z_size
+        z_size: 256,
+        // enc_rnn_size
+        enc_rnn_size: &[512],
+        // dec_rnn_size
+        dec_rnn_size: &[256, 256],
+        // CategoricalLstmDecoder
+        hierarchical: None,
+        // free_bits
+        free_bits: 48.0,
+        // max_beta
+        max_beta: 0.2,
+        // beta_rate (default)
+        beta_rate: 0.0,
+        // sampling_schedule='inverse_sigmoid', sampling_rate=1000
+        sampling: INVERSE_SIGMOID_1000,
+        // batch_size
+        train: TrainConfig {
+            batch_size: 512,
+            ..MAGENTA_TRAIN
+        },
+    },
+    Preset {
+        name: "hierdec-trio_16bar",
+        about: "16-bar trio (melody, bass, drums), hierarchical decoder, z 512 (Magenta's)",
+        // trio_16bar_converter: TrioConverter(slice_bars=16, gap_bars=2)
+        data: ConverterConfig::trio(16),
+        // z_size
+        z_size: 512,
+        // enc_rnn_size
+        enc_rnn_size: &[2048, 2048],
+        // dec_rnn_size (each of the three split decoders)
+        dec_rnn_size: &[1024, 1024],
+        // HierarchicalLstmDecoder(level_lengths=[16, 16])
+        hierarchical: Some([16, 16]),
+        // free_bits
+        free_bits: 256.0,
+        // max_beta
+        max_beta: 0.2,
+        // beta_rate
+        beta_rate: 0.0,
+        // sampling_schedule='constant', sampling_rate=0.0
+        sampling: SamplingSchedule::None,
+        // batch_size
+        train: TrainConfig {
+            batch_size: 256,
+            ..MAGENTA_TRAIN
+        },
+    },
+    // Small presets for tests and CPU experiments (not Magenta configs).
+    Preset {
+        name: "tiny",
+        about: "tests and CPU experiments: 2-bar melody, z 16, 128-unit layers, 300 steps",
+        data: ConverterConfig::melody(2, Some(MEL_PROGRAMS)),
+        z_size: 16,
+        enc_rnn_size: &[128],
+        dec_rnn_size: &[128],
+        hierarchical: None,
+        free_bits: 0.0,
+        max_beta: 0.05,
+        beta_rate: 0.99999,
+        sampling: SamplingSchedule::None,
+        train: TINY_TRAIN,
+    },
+    Preset {
+        name: "tiny-hier",
+        about: "tests: 4-bar melody, hierarchical decoder (4 bars × 16 steps), z 16",
+        data: ConverterConfig::melody(4, Some(MEL_PROGRAMS)),
+        z_size: 16,
+        enc_rnn_size: &[64],
+        dec_rnn_size: &[128],
+        hierarchical: Some([4, 16]),
+        free_bits: 0.0,
+        max_beta: 0.05,
+        beta_rate: 0.99999,
+        sampling: SamplingSchedule::None,
+        train: TINY_TRAIN,
+    },
 ];
 
-impl TrainConfig {
-    fn magenta(batch_size: usize, transpose: i32) -> Self {
-        TrainConfig {
-            batch_size,
-            learning_rate: 1e-3,
-            decay_rate: 0.9999,
-            min_learning_rate: 1e-5,
-            adam_beta1: 0.9,
-            adam_beta2: 0.999,
-            // tf.train.AdamOptimizer's default epsilon.
-            adam_epsilon: 1e-8,
-            grad_clip: 1.0,
-            grad_norm_skip: 1e4,
-            transpose,
-            steps: 200_000,
-            eval_every: 1000,
-            checkpoint_every: 1000,
-            eval_windows: 2048,
-            seed: 1,
-            split_seed: 42,
-            held_out_fraction: 0.1,
+impl Preset {
+    /// The preset called exactly `name`.
+    pub fn named(name: &str) -> Option<&'static Preset> {
+        PRESETS.iter().find(|p| p.name == name)
+    }
+
+    /// The full config this preset starts a run with.
+    pub fn config(&self) -> Config {
+        Config {
+            model: ModelConfig {
+                name: self.name.to_string(),
+                data: self.data.clone(),
+                z_size: self.z_size,
+                enc_rnn_size: self.enc_rnn_size.to_vec(),
+                dec_rnn_size: self.dec_rnn_size.to_vec(),
+                hierarchical: self.hierarchical,
+                // TF LSTMBlockCell's default (not a Magenta hparam).
+                forget_bias: 1.0,
+                free_bits: self.free_bits,
+                max_beta: self.max_beta,
+                beta_rate: self.beta_rate,
+                sampling: self.sampling.clone(),
+                anneal_steps: None,
+            },
+            train: self.train.clone(),
         }
+    }
+}
+
+/// Names of the presets, comma-separated (for messages).
+pub fn preset_names() -> String {
+    PRESETS
+        .iter()
+        .map(|p| p.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The data converter a name stands for: a preset's (`cat-mel_2bar_small`, `tiny`) or a named
+/// converter ([`ConverterConfig::named`]: `cat-mel_2bar`, `mel_16bar`, `hierdec-trio_16bar`, …).
+/// Case-insensitive.
+pub fn converter_named(name: &str) -> Option<ConverterConfig> {
+    let n = name.to_ascii_lowercase();
+    match Preset::named(&n) {
+        Some(p) => Some(p.data.clone()),
+        None => ConverterConfig::named(&n),
     }
 }
 
 impl Config {
     /// A named preset (Magenta's numbers), or an error listing the names.
     pub fn preset(name: &str) -> Result<Config> {
-        let mel2 = ConverterConfig::melody(2, Some((0, 31)));
-        let model = |name: &str,
-                     data: ConverterConfig,
-                     z,
-                     enc: &[usize],
-                     dec: &[usize],
-                     hier,
-                     fb,
-                     beta,
-                     rate,
-                     sampling| ModelConfig {
-            name: name.to_string(),
-            data,
-            z_size: z,
-            enc_rnn_size: enc.to_vec(),
-            dec_rnn_size: dec.to_vec(),
-            hierarchical: hier,
-            forget_bias: 1.0,
-            free_bits: fb,
-            max_beta: beta,
-            beta_rate: rate,
-            sampling,
-            anneal_steps: None,
-        };
-        let inv = SamplingSchedule::InverseSigmoid(1000.0);
-        let cfg = match name {
-            "cat-mel_2bar_small" => Config {
-                model: model(
-                    name,
-                    mel2,
-                    256,
-                    &[512],
-                    &[256, 256],
-                    None,
-                    0.0,
-                    0.2,
-                    0.99999,
-                    inv,
-                ),
-                train: TrainConfig::magenta(512, 5),
-            },
-            "cat-mel_2bar_big" => Config {
-                model: model(
-                    name,
-                    mel2,
-                    512,
-                    &[2048],
-                    &[2048, 2048, 2048],
-                    None,
-                    0.0,
-                    0.5,
-                    0.99999,
-                    inv,
-                ),
-                train: TrainConfig::magenta(512, 5),
-            },
-            "hierdec-mel_16bar" => Config {
-                model: model(
-                    name,
-                    ConverterConfig::melody(16, None),
-                    512,
-                    &[2048, 2048],
-                    &[1024, 1024],
-                    Some([16, 16]),
-                    256.0,
-                    0.2,
-                    0.0,
-                    SamplingSchedule::None,
-                ),
-                train: TrainConfig::magenta(512, 0),
-            },
-            "cat-drums_2bar_small" => Config {
-                model: model(
-                    name,
-                    ConverterConfig::drums(2),
-                    256,
-                    &[512],
-                    &[256, 256],
-                    None,
-                    48.0,
-                    0.2,
-                    0.0,
-                    inv,
-                ),
-                train: TrainConfig::magenta(512, 0),
-            },
-            "hierdec-trio_16bar" => Config {
-                model: model(
-                    name,
-                    ConverterConfig::trio(16),
-                    512,
-                    &[2048, 2048],
-                    &[1024, 1024],
-                    Some([16, 16]),
-                    256.0,
-                    0.2,
-                    0.0,
-                    SamplingSchedule::None,
-                ),
-                train: TrainConfig::magenta(256, 0),
-            },
-            // Small presets for tests and CPU experiments (not Magenta configs).
-            "tiny" => Config {
-                model: model(
-                    name,
-                    mel2,
-                    16,
-                    &[128],
-                    &[128],
-                    None,
-                    0.0,
-                    0.05,
-                    0.99999,
-                    SamplingSchedule::None,
-                ),
-                train: TrainConfig {
-                    batch_size: 16,
-                    learning_rate: 1e-2,
-                    min_learning_rate: 1e-3,
-                    decay_rate: 0.999,
-                    steps: 300,
-                    eval_every: 100,
-                    checkpoint_every: 100,
-                    eval_windows: 256,
-                    ..TrainConfig::magenta(16, 0)
-                },
-            },
-            "tiny-hier" => Config {
-                model: model(
-                    name,
-                    ConverterConfig::melody(4, Some((0, 31))),
-                    16,
-                    &[64],
-                    &[128],
-                    Some([4, 16]),
-                    0.0,
-                    0.05,
-                    0.99999,
-                    SamplingSchedule::None,
-                ),
-                train: Config::preset("tiny")?.train,
-            },
-            other => {
-                return Err(Error::Invalid(format!(
-                    "unknown config '{other}'; presets: {}",
-                    PRESETS.join(", ")
-                )))
-            }
-        };
-        Ok(cfg)
+        Preset::named(name).map(Preset::config).ok_or_else(|| {
+            Error::Invalid(format!(
+                "unknown config '{name}'; presets: {}",
+                preset_names()
+            ))
+        })
     }
 
     /// Apply `key=value` overrides (dotted paths into the JSON form, e.g. `model.z_size=64`,
@@ -710,7 +828,7 @@ mod tests {
             );
         }
         for p in PRESETS {
-            assert!(Config::preset(p).unwrap().model.num_params() < MAX_PARAMS);
+            assert!(Config::preset(p.name).unwrap().model.num_params() < MAX_PARAMS);
         }
     }
 
@@ -736,7 +854,7 @@ mod tests {
     #[test]
     fn presets_valid_and_overrides() {
         for p in PRESETS {
-            Config::preset(p).unwrap().validate().unwrap();
+            Config::preset(p.name).unwrap().validate().unwrap();
         }
         let mut c = Config::preset("tiny").unwrap();
         c.apply_overrides(&[

@@ -2,8 +2,8 @@
 //! (Magenta `TrioConverter`): every (melody, bass, drums) instrument triple whose three parts are all
 //! present (coverage widened by ±gap_bars bars) in a window yields one example.
 
-use super::drums::{drum_class, DRUM_TOKENS};
-use super::melody::{canonical, MELODY_CLASSES, NOTE_OFF};
+use super::drums::drum_class;
+use super::melody::{canonical, NOTE_OFF};
 use super::quantize::{QuantizedNote, QuantizedSequence, STEPS_PER_BAR};
 
 /// Tokens of one trio window, each `steps` long.
@@ -17,7 +17,11 @@ pub struct TrioWindow {
 /// Melody and bass instruments of a section that a trio pairs (the first that play).
 pub const MAX_PARTS: usize = 64;
 
-pub const TRIO_DEPTHS: [usize; 3] = [MELODY_CLASSES, MELODY_CLASSES, DRUM_TOKENS];
+/// Magenta's `MEL_PROGRAMS` (`range(0, 32)`): a trio's melody part, and the melody programs of the
+/// 2-bar melody configs.
+pub const MEL_PROGRAMS: (u8, u8) = (0, 31);
+/// Magenta's `BASS_PROGRAMS` (`range(32, 40)`): a trio's bass part.
+pub const BASS_PROGRAMS: (u8, u8) = (32, 39);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -29,9 +33,9 @@ enum Kind {
 fn kind(n: &QuantizedNote) -> Option<Kind> {
     if n.is_drum {
         Some(Kind::Drums)
-    } else if n.program <= 31 {
+    } else if (MEL_PROGRAMS.0..=MEL_PROGRAMS.1).contains(&n.program) {
         Some(Kind::Mel)
-    } else if (32..=39).contains(&n.program) {
+    } else if (BASS_PROGRAMS.0..=BASS_PROGRAMS.1).contains(&n.program) {
         Some(Kind::Bass)
     } else {
         None

@@ -4,7 +4,6 @@
 use super::rng::Rng;
 use crate::data::cache::Cache;
 use crate::data::converter::{DataKind, Window};
-use crate::music::melody::MELODY_CLASSES;
 
 /// Windows of a cache, split.
 #[derive(Debug, Clone)]
@@ -65,26 +64,8 @@ impl TrainData {
 
 /// Transpose melody tracks by `k` semitones when every onset stays in range (else unchanged).
 pub fn transpose_window(kind: DataKind, w: &Window, k: i32) -> Window {
-    if k == 0 || kind == DataKind::Drums {
-        return w.clone();
+    match kind.representation().transpose(&w.tracks, k) {
+        Some(tracks) => Window { tracks },
+        None => w.clone(),
     }
-    let n_mel = match kind {
-        DataKind::Melody => 1,
-        DataKind::Trio => 2,
-        DataKind::Drums => 0,
-    };
-    let fits = w.tracks[..n_mel]
-        .iter()
-        .flatten()
-        .all(|&t| t < 2 || (2..MELODY_CLASSES as i32).contains(&(t as i32 + k)));
-    if !fits {
-        return w.clone();
-    }
-    let mut out = w.clone();
-    for t in out.tracks[..n_mel].iter_mut().flatten() {
-        if *t >= 2 {
-            *t = (*t as i32 + k) as u16;
-        }
-    }
-    out
 }
