@@ -38,7 +38,36 @@ PRESETS = {
                              max_beta=0.5, beta_rate=0.99999, sampling=1000.0),
     'hierdec-mel_16bar': dict(z=512, enc=[2048, 2048], dec=[1024, 1024], hier=[16, 16], steps=256,
                               free_bits=256.0, max_beta=0.2, beta_rate=0.0, sampling=None),
+    # hierdec-mel_16bar's structure with cat-mel_2bar_small's layer sizes (the CPU benchmark row;
+    # musicvae: --config hierdec-mel_16bar --set z_size=256 --set enc_rnn_size=[512]
+    # --set dec_rnn_size=[256,256]).
+    'hierdec-mel_16bar-small': dict(z=256, enc=[512], dec=[256, 256], hier=[16, 16], steps=256,
+                                    free_bits=256.0, max_beta=0.2, beta_rate=0.0, sampling=None),
 }
+
+
+def lstm_flops(d_in, sizes, steps, bidirectional=False):
+    """Multiply-add FLOPs (2 per MAC) of a forward pass through stacked LSTM layers over `steps`."""
+    total, d = 0, d_in
+    for h in sizes:
+        total += (2 if bidirectional else 1) * steps * 2 * (d + h) * 4 * h
+        d = 2 * h if bidirectional else h
+    return total
+
+
+def train_flops_per_sequence(cfg):
+    """The FLOP model of the benchmark tables: matrix products only (LSTM input and recurrent
+    products, output layer), forward pass, times 3 for forward + backward."""
+    z, enc, dec, T = cfg['z'], cfg['enc'], cfg['dec'], cfg['steps']
+    f = lstm_flops(DEPTH, enc, T, bidirectional=True)
+    if cfg['hier']:
+        U, S = cfg['hier']
+        f += lstm_flops(1, dec, U)  # conductor
+        f += U * lstm_flops(DEPTH + dec[-1], dec, S)  # bar decoders
+    else:
+        f += lstm_flops(DEPTH + z, dec, T)
+    f += T * 2 * dec[-1] * DEPTH  # output layer
+    return 3 * f
 DEPTH = 90  # melody classes
 FORGET_BIAS = 1.0  # TF LSTMBlockCell
 
@@ -307,8 +336,27 @@ def main():
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--tf32', action='store_true', help='allow TF32 matmuls (bench only)')
     p.add_argument('--tolerance', type=float, default=1e-3)
+    p.add_argument('--flops', action='store_true', help='print the FLOP model (per trained sequence) of --config')
+    p.add_argument('--sgemm', metavar='M,K,N', help='print torch.matmul GFLOP/s of an [M,K]x[K,N] product')
+    p.add_argument('--threads', type=int, help='torch.set_num_threads (CPU)')
     a = p.parse_args()
-    if a.agreement:
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.flops:
+        print(json.dumps(dict(config=a.config, train_flops_per_sequence=train_flops_per_sequence(PRESETS[a.config]))))
+    elif a.sgemm:
+        m, k, n = (int(v) for v in a.sgemm.split(','))
+        x, y = torch.randn(m, k), torch.randn(k, n)
+        torch.matmul(x, y)
+        times = []
+        for _ in range(5):
+            t0 = time.time()
+            torch.matmul(x, y)
+            times.append(time.time() - t0)
+        secs = sorted(times)[len(times) // 2]
+        print(json.dumps(dict(sgemm=[m, k, n], seconds=secs, gflops=2 * m * k * n / secs / 1e9,
+                              threads=torch.get_num_threads())))
+    elif a.agreement:
         agreement(a)
     elif a.bench:
         bench(a)

@@ -120,6 +120,7 @@ impl<B: Backend> LstmCell<B> {
         if t == 0 || !lstm_op::supported::<B>() {
             return self.seq_steps(xp, state, reverse);
         }
+        let [b, _, _] = xp.dims();
         let packed = lstm_op::recurrence(
             xp,
             self.w_hh.val(),
@@ -127,9 +128,12 @@ impl<B: Backend> LstmCell<B> {
             state.c,
             self.forget_bias,
             reverse,
-        ); // [B, T+1, H]
-        let outputs = packed.clone().narrow(1, 0, t); // [B, T, H]
-        let c = packed.narrow(1, t, 1).squeeze_dim::<2>(1); // [B, H]
+        ); // [B·T + B, H]
+        let outputs = packed
+            .clone()
+            .narrow(0, 0, b * t)
+            .reshape([b, t, self.hidden]); // [B, T, H]
+        let c = packed.narrow(0, b * t, b); // [B, H]
         let last = if reverse { 0 } else { t - 1 };
         let h = outputs.clone().narrow(1, last, 1).squeeze_dim::<2>(1); // [B, H]
         (outputs, LstmState { c, h })

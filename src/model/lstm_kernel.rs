@@ -7,9 +7,9 @@
 //!
 //! Layouts (row-major): the projected input `xp = x·W_ih + b` and its gradient are batch-major
 //! `[B, T, 4H]` (as the model holds them); gates are in order i, f, g, o; the packed output is
-//! `[B, T + 1, H]`: rows `0..T` are the hidden outputs at their input positions (a reversed layer
-//! reads from the last step to the first, outputs stay aligned with inputs) and row `T` is the
-//! final cell state. The final hidden state is the output at the last position read.
+//! `[B·T + B, H]`: rows `b·T + t` are the hidden outputs at their input positions (a reversed layer
+//! reads from the last step to the first, outputs stay aligned with inputs), then one row per batch
+//! row with the final cell state; the outputs are a contiguous `[B, T, H]` prefix. The final hidden state is the output at the last position read.
 
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -340,7 +340,7 @@ pub fn sgemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) 
 }
 
 /// Forward pass. `xp` `[B, T, 4H]`, `w_hh` `[H, 4H]`, `h0`/`c0` `[B, H]`. Returns the packed output
-/// `[B, T + 1, H]` and, with `keep`, what backward needs.
+/// `[B·T + B, H]` and, with `keep`, what backward needs.
 #[allow(clippy::too_many_arguments)]
 pub fn forward(
     dims: SeqDims,
@@ -363,8 +363,10 @@ pub fn forward(
     assert_eq!(w_hh.len(), h * g4, "w_hh shape");
     assert_eq!(h0.len(), b * h, "h0 shape");
     assert_eq!(c0.len(), b * h, "c0 shape");
-    let mut out = vec![0.0f32; b * (t + 1) * h]; // [B, T+1, H]
-    if b == 0 {
+    let mut out = vec![0.0f32; (b * t + b) * h]; // [B·T + B, H]
+    if b == 0 || t == 0 {
+        // No step to run: the final cell state is c0.
+        out.copy_from_slice(c0);
         let saved = keep.then(|| Saved {
             dims,
             reverse,
@@ -375,10 +377,12 @@ pub fn forward(
     }
     let parts = chunk_rows(b);
     let per = parts.first().map(|p| p.1).unwrap_or(1);
-    let chunks: Vec<Chunk> = out
-        .par_chunks_mut(per * (t + 1) * h)
+    let (out_h, out_c) = out.split_at_mut(b * t * h);
+    let chunks: Vec<Chunk> = out_h
+        .par_chunks_mut(per * t * h)
+        .zip(out_c.par_chunks_mut(per * h))
         .zip(parts.par_iter())
-        .map(|(out, &(first, rows))| {
+        .map(|((out, out_c), &(first, rows))| {
             let mut gates = vec![0.0f32; t * rows * g4]; // [T, rows, 4H]
             let mut cells = vec![0.0f32; (t + 1) * rows * h]; // [T+1, rows, H]
             let mut hiddens = vec![0.0f32; (t + 1) * rows * h]; // [T+1, rows, H]
@@ -415,14 +419,11 @@ pub fn forward(
                     forget_bias,
                 );
                 for r in 0..rows {
-                    out[(r * (t + 1) + pos) * h..(r * (t + 1) + pos + 1) * h]
+                    out[(r * t + pos) * h..(r * t + pos + 1) * h]
                         .copy_from_slice(&h_next[r * h..(r + 1) * h]);
                 }
             }
-            for r in 0..rows {
-                out[(r * (t + 1) + t) * h..(r * (t + 1) + t + 1) * h]
-                    .copy_from_slice(&cells[(t * rows + r) * h..(t * rows + r + 1) * h]);
-            }
+            out_c.copy_from_slice(&cells[t * rows * h..(t + 1) * rows * h]);
             Chunk {
                 first,
                 rows,
@@ -441,7 +442,7 @@ pub fn forward(
     (out, saved)
 }
 
-/// Backward pass: `d_out` is the gradient of the packed output `[B, T + 1, H]`.
+/// Backward pass: `d_out` is the gradient of the packed output `[B·T + B, H]`.
 pub fn backward(saved: &Saved, d_out: &[f32]) -> SeqGrads {
     let dims = saved.dims;
     let SeqDims {
@@ -451,16 +452,14 @@ pub fn backward(saved: &Saved, d_out: &[f32]) -> SeqGrads {
     } = dims;
     let g4 = dims.gates();
     let reverse = saved.reverse;
-    assert_eq!(d_out.len(), b * (t + 1) * h, "d_out shape");
+    assert_eq!(d_out.len(), (b * t + b) * h, "d_out shape");
     let mut d_xp = vec![0.0f32; b * t * g4]; // [B, T, 4H]
     let mut d_h0 = vec![0.0f32; b * h]; // [B, H]
     let mut d_c0 = vec![0.0f32; b * h]; // [B, H]
     let mut h_prev = vec![0.0f32; b * t * h]; // [B, T, H]: the state each position's gates read
     if b == 0 || t == 0 {
         // No step ran: the final cell state is c0.
-        for r in 0..b {
-            d_c0[r * h..(r + 1) * h].copy_from_slice(&d_out[r * h..(r + 1) * h]);
-        }
+        d_c0.copy_from_slice(&d_out[b * t * h..]);
         return SeqGrads {
             xp: d_xp,
             w_hh: vec![0.0f32; h * g4],
@@ -478,11 +477,7 @@ pub fn backward(saved: &Saved, d_out: &[f32]) -> SeqGrads {
             let (first, rows) = (chunk.first, chunk.rows);
             // dc starts as the gradient of the final cell state; dh as zero (the final hidden
             // state's gradient is part of the last output's).
-            for r in 0..rows {
-                let row = first + r;
-                dc[r * h..(r + 1) * h]
-                    .copy_from_slice(&d_out[(row * (t + 1) + t) * h..(row * (t + 1) + t + 1) * h]);
-            }
+            dc.copy_from_slice(&d_out[(b * t + first) * h..(b * t + first + rows) * h]);
             let mut dh_next = vec![0.0f32; rows * h];
             for s in (0..t).rev() {
                 let pos = dims.position(s, reverse);
@@ -491,8 +486,8 @@ pub fn backward(saved: &Saved, d_out: &[f32]) -> SeqGrads {
                     &chunk.gates[s * rows * g4..(s + 1) * rows * g4],
                     &chunk.cells[s * rows * h..(s + 1) * rows * h],
                     &chunk.cells[(s + 1) * rows * h..(s + 2) * rows * h],
-                    &d_out[(first * (t + 1) + pos) * h..],
-                    (t + 1) * h,
+                    &d_out[(first * t + pos) * h..],
+                    t * h,
                     dh,
                     dc,
                     &mut d_xp[pos * g4..],
@@ -570,7 +565,7 @@ mod tests {
     ) -> Vec<f64> {
         let (b, t, h) = (d.batch, d.steps, d.hidden);
         let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
-        let mut out = vec![0.0f64; b * (t + 1) * h];
+        let mut out = vec![0.0f64; (b * t + b) * h];
         for bi in 0..b {
             let mut hs: Vec<f64> = h0[bi * h..(bi + 1) * h].iter().map(|&v| v as f64).collect();
             let mut cs: Vec<f64> = c0[bi * h..(bi + 1) * h].iter().map(|&v| v as f64).collect();
@@ -591,11 +586,11 @@ mod tests {
                     let o = sig(gates[3 * h + j]);
                     cs[j] = f * cs[j] + i * g;
                     hs[j] = o * cs[j].tanh();
-                    out[(bi * (t + 1) + pos) * h + j] = hs[j];
+                    out[(bi * t + pos) * h + j] = hs[j];
                 }
             }
             for j in 0..h {
-                out[(bi * (t + 1) + t) * h + j] = cs[j];
+                out[(b * t + bi) * h + j] = cs[j];
             }
         }
         out
@@ -653,7 +648,7 @@ mod tests {
             };
             let (xp, w, h0, c0) = case(d, 100 + case_no as u64);
             // Loss = Σ weight · packed output, with fixed random weights.
-            let wts = data(b * (t + 1) * h, 7 + case_no as u64, 1.0);
+            let wts = data((b * t + b) * h, 7 + case_no as u64, 1.0);
             let loss = |xp: &[f32], w: &[f32], h0: &[f32], c0: &[f32]| -> f64 {
                 reference(d, xp, w, h0, c0, 1.0, rev)
                     .iter()

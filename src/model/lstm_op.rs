@@ -5,7 +5,7 @@
 //!
 //! The operation takes the projected input `xp = x·W_ih + b` `[B, T, 4H]` (computed by ordinary
 //! tensor ops, so `W_ih` and `b` get their gradients from one large product), the recurrent weights
-//! `W_hh` `[H, 4H]` and the initial state, and returns the packed output `[B, T + 1, H]` described in
+//! `W_hh` `[H, 4H]` and the initial state, and returns the packed output `[B·T + B, H]` described in
 //! [`super::lstm_kernel`]. The kernel runs on host memory; it serves the CPU backend (burn-ndarray)
 //! and its autodiff wrapper. Other backends (CUDA) keep the per-step graph: [`supported`] says which
 //! path a backend takes. `MUSICVAE_LSTM=steps` forces the per-step graph everywhere (for
@@ -16,8 +16,10 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensorOps;
 use burn::tensor::{Tensor, TensorData, TensorPrimitive};
 use std::any::{Any, TypeId};
 use std::sync::{Arc, OnceLock};
@@ -46,7 +48,7 @@ fn same_type<A: 'static, T: 'static>(a: A) -> T {
 }
 
 /// The recurrence of one layer: `xp` `[B, T, 4H]`, `w_hh` `[H, 4H]`, `h0`/`c0` `[B, H]` → packed
-/// `[B, T + 1, H]` (outputs at their input positions, then the final cell state).
+/// `[B·T + B, H]` (outputs `[B, T, H]` at their input positions, then the final cell states `[B, H]`).
 ///
 /// Only call when [`supported::<B>()`](supported) is true.
 pub fn recurrence<B: Backend>(
@@ -56,10 +58,10 @@ pub fn recurrence<B: Backend>(
     c0: Tensor<B, 2>,
     forget_bias: f64,
     reverse: bool,
-) -> Tensor<B, 3> {
+) -> Tensor<B, 2> {
     let id = TypeId::of::<B>();
     if id == TypeId::of::<CpuAutodiff>() {
-        let out = autodiff_recurrence::<Cpu, _>(
+        let out = autodiff_recurrence::<_>(
             same_type::<_, Tensor<CpuAutodiff, 3>>(xp),
             same_type(w_hh),
             same_type(h0),
@@ -69,7 +71,7 @@ pub fn recurrence<B: Backend>(
         );
         same_type(out)
     } else if id == TypeId::of::<Cpu>() {
-        let (out, _) = host_forward::<Cpu>(
+        let (out, _) = host_forward(
             same_type(xp),
             same_type(w_hh),
             same_type(h0),
@@ -84,23 +86,38 @@ pub fn recurrence<B: Backend>(
     }
 }
 
-fn host_vec<B: Backend, const D: usize>(x: Tensor<B, D>) -> Vec<f32> {
-    x.into_data()
-        .convert::<f32>()
-        .into_vec::<f32>()
-        .unwrap_or_else(|e| unreachable!("f32 data converted to f32: {e:?}"))
+/// Run `f` on the values of a CPU tensor as one row-major slice, without copying when the tensor's
+/// storage already is one (the usual case).
+fn with_slice<const D: usize, R>(x: Tensor<Cpu, D>, f: impl FnOnce(&[f32]) -> R) -> R {
+    match x.into_primitive().tensor() {
+        NdArrayTensor::F32(storage) => {
+            let view = storage.view();
+            match view.as_slice() {
+                Some(values) => f(values),
+                None => f(&view.iter().copied().collect::<Vec<f32>>()),
+            }
+        }
+        other => {
+            let values = Tensor::<Cpu, D>::from_primitive(TensorPrimitive::Float(other))
+                .into_data()
+                .convert::<f32>()
+                .into_vec::<f32>()
+                .unwrap_or_else(|e| unreachable!("f32 data converted to f32: {e:?}"));
+            f(&values)
+        }
+    }
 }
 
-/// Forward on host memory for a backend whose data can be read (the inner backend).
-fn host_forward<B: Backend>(
-    xp: Tensor<B, 3>,
-    w_hh: Tensor<B, 2>,
-    h0: Tensor<B, 2>,
-    c0: Tensor<B, 2>,
+/// Forward on the CPU backend's memory.
+fn host_forward(
+    xp: Tensor<Cpu, 3>,
+    w_hh: Tensor<Cpu, 2>,
+    h0: Tensor<Cpu, 2>,
+    c0: Tensor<Cpu, 2>,
     forget_bias: f64,
     reverse: bool,
     keep: bool,
-) -> (Tensor<B, 3>, Option<Saved>) {
+) -> (Tensor<Cpu, 2>, Option<Saved>) {
     let [batch, steps, g4] = xp.dims();
     let hidden = g4 / 4;
     let device = xp.device();
@@ -109,17 +126,18 @@ fn host_forward<B: Backend>(
         steps,
         hidden,
     };
-    let (out, saved) = lstm_kernel::forward(
-        dims,
-        &host_vec(xp),
-        Arc::new(host_vec(w_hh)),
-        &host_vec(h0),
-        &host_vec(c0),
-        forget_bias as f32,
-        reverse,
-        keep,
-    );
-    let out = Tensor::from_data(TensorData::new(out, [batch, steps + 1, hidden]), &device); // [B, T+1, H]
+    let w_hh = Arc::new(with_slice(w_hh, <[f32]>::to_vec));
+    let (out, saved) = with_slice(xp, |xp| {
+        with_slice(h0, |h0| {
+            with_slice(c0, |c0| {
+                lstm_kernel::forward(dims, xp, w_hh, h0, c0, forget_bias as f32, reverse, keep)
+            })
+        })
+    });
+    let out = Tensor::from_data(
+        TensorData::new(out, [batch * steps + batch, hidden]),
+        &device,
+    ); // [B·T + B, H]
     (out, saved)
 }
 
@@ -127,14 +145,15 @@ fn host_forward<B: Backend>(
 #[derive(Debug)]
 struct RecurrenceBackward;
 
-impl<I: Backend> Backward<I, 4> for RecurrenceBackward {
-    type State = (Arc<Saved>, I::Device);
+impl Backward<Cpu, 4> for RecurrenceBackward {
+    type State = Arc<Saved>;
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (saved, device) = ops.state;
-        let grad = grads.consume::<I>(&ops.node); // [B, T+1, H]
-        let d_out = host_vec(Tensor::<I, 3>::from_primitive(TensorPrimitive::Float(grad)));
-        let g = lstm_kernel::backward(&saved, &d_out);
+        let saved = ops.state;
+        let grad = grads.consume::<Cpu>(&ops.node); // [B·T + B, H]
+        let grad = Tensor::<Cpu, 2>::from_primitive(TensorPrimitive::Float(grad));
+        let device = grad.device();
+        let g = with_slice(grad, |d_out| lstm_kernel::backward(&saved, d_out));
         let SeqDims {
             batch: b,
             steps: t,
@@ -148,21 +167,21 @@ impl<I: Backend> Backward<I, 4> for RecurrenceBackward {
         ];
         for (parent, (values, shape)) in ops.parents.into_iter().zip(parts) {
             if let Some(node) = parent {
-                let tensor = I::float_from_data(TensorData::new(values, shape), &device);
-                grads.register::<I>(node.id, tensor);
+                let tensor = Cpu::float_from_data(TensorData::new(values, shape), &device);
+                grads.register::<Cpu>(node.id, tensor);
             }
         }
     }
 }
 
-fn autodiff_recurrence<I: Backend, C: CheckpointStrategy>(
-    xp: Tensor<Autodiff<I, C>, 3>,
-    w_hh: Tensor<Autodiff<I, C>, 2>,
-    h0: Tensor<Autodiff<I, C>, 2>,
-    c0: Tensor<Autodiff<I, C>, 2>,
+fn autodiff_recurrence<C: CheckpointStrategy>(
+    xp: Tensor<Autodiff<Cpu, C>, 3>,
+    w_hh: Tensor<Autodiff<Cpu, C>, 2>,
+    h0: Tensor<Autodiff<Cpu, C>, 2>,
+    c0: Tensor<Autodiff<Cpu, C>, 2>,
     forget_bias: f64,
     reverse: bool,
-) -> Tensor<Autodiff<I, C>, 3> {
+) -> Tensor<Autodiff<Cpu, C>, 2> {
     let xp = xp.into_primitive().tensor();
     let w_hh = w_hh.into_primitive().tensor();
     let h0 = h0.into_primitive().tensor();
@@ -173,10 +192,9 @@ fn autodiff_recurrence<I: Backend, C: CheckpointStrategy>(
         h0.node.clone(),
         c0.node.clone(),
     ];
-    let inner3 = |p| Tensor::<I, 3>::from_primitive(TensorPrimitive::Float(p));
-    let inner2 = |p| Tensor::<I, 2>::from_primitive(TensorPrimitive::Float(p));
+    let inner3 = |p| Tensor::<Cpu, 3>::from_primitive(TensorPrimitive::Float(p));
+    let inner2 = |p| Tensor::<Cpu, 2>::from_primitive(TensorPrimitive::Float(p));
     let xp_i = inner3(xp.primitive);
-    let device = xp_i.device();
     let run = |keep| {
         host_forward(
             xp_i,
@@ -188,14 +206,15 @@ fn autodiff_recurrence<I: Backend, C: CheckpointStrategy>(
             keep,
         )
     };
-    let prepared = <RecurrenceBackward as Backward<I, 4>>::prepare::<C>(RecurrenceBackward, nodes)
-        .compute_bound()
-        .stateful();
+    let prepared =
+        <RecurrenceBackward as Backward<Cpu, 4>>::prepare::<C>(RecurrenceBackward, nodes)
+            .compute_bound()
+            .stateful();
     let out = match prepared {
         OpsKind::Tracked(prep) => {
             let (out, saved) = run(true);
             let saved = saved.unwrap_or_else(|| unreachable!("forward asked to keep its state"));
-            prep.finish((Arc::new(saved), device), out.into_primitive().tensor())
+            prep.finish(Arc::new(saved), out.into_primitive().tensor())
         }
         OpsKind::UnTracked(prep) => prep.finish(run(false).0.into_primitive().tensor()),
     };
