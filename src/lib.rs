@@ -14,6 +14,7 @@ pub mod io_util;
 pub mod model;
 pub mod music;
 pub mod plot;
+pub mod rng;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -8,7 +8,7 @@ use crate::data::converter::{ConverterConfig, Window};
 use crate::data::corpus::stable_hash;
 use crate::data::prepare::{prepare_dir, SplitConfig};
 use crate::error::{Error, Result};
-use crate::train::rng::Rng;
+use crate::rng::Rng;
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -13,7 +13,7 @@ use musicvae::classifier::GenreClassifier;
 use musicvae::data::converter::Window;
 use musicvae::generate::attributes::{attribute_vectors, Attributes, FORMAT};
 use musicvae::generate::Vae;
-use musicvae::train::rng::Rng;
+use musicvae::rng::Rng;
 use std::path::{Path, PathBuf};
 
 /// Where each window's genre comes from.

@@ -13,9 +13,9 @@ use musicvae::generate::interpolation_check::{interpolation_check, Interpolation
 use musicvae::generate::sample_quality::{compare, SampleQuality};
 use musicvae::generate::{resolve_model, Vae, DEFAULT_MODEL};
 use musicvae::io_util::write_atomic;
+use musicvae::rng::Rng;
 use musicvae::train::data::TrainData;
 use musicvae::train::eval::{evaluate_with, EvalResult};
-use musicvae::train::rng::Rng;
 use serde::Serialize;
 use std::path::PathBuf;
 

@@ -14,7 +14,7 @@ use musicvae::generate::attribute_eval::{AttributeEvaluation, RowAccumulator, Wi
 use musicvae::generate::attributes::{shift, Attributes};
 use musicvae::generate::{token_accuracy, Vae};
 use musicvae::io_util::write_atomic;
-use musicvae::train::rng::Rng;
+use musicvae::rng::Rng;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

@@ -13,11 +13,11 @@
 //! finds the newest complete one. `<run>/model.mpk` + `<run>/config.json` hold the latest weights
 //! for generation.
 
-use super::rng::Rng;
 use crate::error::{Error, Result};
 use crate::io_util::write_atomic;
 use crate::model::record_check::{self, Leaf};
 use crate::model::{Config, ModelConfig, MusicVae};
+use crate::rng::Rng;
 use burn::module::Module;
 use burn::record::{FullPrecisionSettings, HalfPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::Backend;

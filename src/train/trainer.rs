@@ -8,12 +8,12 @@ use super::checkpoint::{
 };
 use super::data::{transpose_window, TrainData};
 use super::eval::{evaluate, EvalResult};
-use super::rng::Rng;
 use super::step::{host_normals, optimisation_step, scheduled_mode};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
 use crate::model::vae::track_specs;
 use crate::model::{Config, MusicVae};
+use crate::rng::Rng;
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, Optimizer};
 use burn::record::Recorder;
