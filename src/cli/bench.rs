@@ -260,7 +260,7 @@ impl OnBackend for InterpJob {
             Some(name) => {
                 let c = config_with(name, &a.set, None)?;
                 let m = musicvae::model::MusicVae::<B>::new(&c.model, c.train.seed, device);
-                musicvae::train::checkpoint::save_model(&tmp, &m, &c)?;
+                musicvae::model::store::save_model(&tmp, &m, &c)?;
                 tmp.clone()
             }
             None => resolve_model(a.model.as_deref(), DEFAULT_MODEL)?,

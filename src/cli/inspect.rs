@@ -74,7 +74,7 @@ pub fn run(a: InspectArgs) -> Result<()> {
             a.model.as_deref(),
             musicvae::generate::DEFAULT_MODEL,
         )?;
-        let config = musicvae::train::checkpoint::load_config(&dir.join("config.json"))?;
+        let config = musicvae::model::store::load_config(&dir.join("config.json"))?;
         return super::inspect_windows::print_windows(
             &a.file.display().to_string(),
             &seq,

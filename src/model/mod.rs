@@ -1,4 +1,5 @@
-//! The MusicVAE model (burn): fused LSTM, encoder, flat and hierarchical decoders, loss, configs.
+//! The MusicVAE model (burn): fused LSTM, encoder, flat and hierarchical decoders, loss, configs,
+//! model folders (save and load, [`store`]).
 
 pub mod batch;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod init;
 pub mod loss;
 pub mod lstm;
 pub mod record_check;
+pub mod store;
 pub mod vae;
 
 pub use config::{Config, ModelConfig, SamplingSchedule, TrainConfig};

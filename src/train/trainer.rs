@@ -2,15 +2,13 @@
 //! sampling, global-norm clipping (steps with a non-finite or huge norm are skipped and counted),
 //! periodic held-out evaluation on the inner backend, metrics.jsonl, atomic checkpoints, exact resume.
 
-use super::checkpoint::{
-    check_optimizer_record, latest_checkpoint, load_checkpoint_model, load_config, model_bytes,
-    recorder, save_checkpoint, TrainState,
-};
+use super::checkpoint::{load_checkpoint, save_checkpoint, TrainState};
 use super::data::{transpose_window, TrainData};
 use super::eval::{evaluate, EvalResult};
 use super::step::{host_normals, optimisation_step, scheduled_mode};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
+use crate::model::store::{latest_checkpoint, model_bytes, recorder};
 use crate::model::vae::track_specs;
 use crate::model::{Config, MusicVae};
 use crate::rng::Rng;
@@ -122,25 +120,7 @@ pub fn train<B: AutodiffBackend>(
 
     let ck = latest_checkpoint(run).map(|(d, _)| d);
     if let (true, Some(ck)) = (opts.resume, &ck) {
-        let saved = load_config(&ck.join("config.json"))?;
-        if saved.model != config.model {
-            return Err(Error::bad_input(ck, "--resume: the saved model config differs from the requested one; resume without --config overrides"));
-        }
-        let (loaded, leaves) = load_checkpoint_model::<B>(ck, mc, device)?;
-        model = loaded;
-        let op = ck.join("optimizer.mpk");
-        let ob = std::fs::read(&op).map_err(|e| Error::io(&op, e))?;
-        check_optimizer_record(&op, &ob, &leaves)?;
-        let orec = recorder()
-            .load(ob, device)
-            .map_err(|e| Error::bad_input(&op, format!("cannot read the optimizer state: {e}")))?;
-        optim = optim.load_record(orec);
-        let sp = ck.join("state.json");
-        let raw = std::fs::read(&sp).map_err(|e| Error::io(&sp, e))?;
-        state = serde_json::from_slice(&raw).map_err(|e| Error::Json {
-            path: sp.clone(),
-            reason: e.to_string(),
-        })?;
+        (model, optim, state) = load_checkpoint::<B, _>(ck, config, optim, device)?;
         // Drop metric lines written after the checkpoint (they will be recomputed).
         if let Ok(text) = std::fs::read_to_string(&metrics_path) {
             let kept: String = text
