@@ -12,6 +12,7 @@ pub mod error;
 pub mod generate;
 pub mod io_util;
 pub mod model;
+pub mod model_dir;
 pub mod music;
 pub mod plot;
 pub mod rng;

@@ -70,9 +70,9 @@ pub fn run(a: InspectArgs) -> Result<()> {
         );
     }
     if a.windows {
-        let dir = musicvae::generate::resolve_model(
+        let dir = musicvae::model_dir::resolve_model(
             a.model.as_deref(),
-            musicvae::generate::DEFAULT_MODEL,
+            musicvae::model_dir::DEFAULT_MODEL,
         )?;
         let config = musicvae::model::store::load_config(&dir.join("config.json"))?;
         return super::inspect_windows::print_windows(
