@@ -6,6 +6,7 @@ pub mod converter;
 pub mod corpus;
 pub mod fuzz;
 pub mod prepare;
+pub mod source;
 
 pub use analyse::{analyse_bytes, Analysis};
 pub use cache::Cache;
