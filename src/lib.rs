@@ -2,7 +2,8 @@
 //!
 //! The folders follow the architecture: [`music`] (MIDI, note sequences, tokens), [`data`]
 //! (converters, corpus, cache), [`model`], [`train`], [`generate`], [`audio`], [`classifier`];
-//! the binary's command line lives in `cli/`.
+//! the binary's command line lives in `cli/`. Every folder may use the bottom floor: [`rng`],
+//! [`model_dir`], [`io_util`], [`error`].
 
 pub mod audio;
 pub mod bench;
