@@ -3,10 +3,24 @@
 //!
 //! Temporary files get an unpredictable name and are created with `create_new` (O_EXCL), so a
 //! file or symlink planted under the name in a shared folder is never followed or overwritten.
+//!
+//! Long jobs (training, playback) stop between writes on Ctrl-C through [`ctrl_c_flag`].
 
 use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A flag that Ctrl-C sets, for a job that stops cleanly: installs the process's Ctrl-C handler
+/// (the `ctrlc` crate allows one; when one is installed already, this flag is never set). A second
+/// Ctrl-C only sets the flag again.
+pub fn ctrl_c_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
+    stop
+}
 
 /// A fresh temporary file beside `path`: `.NAME.tmp-PID-RANDOM`, created exclusively.
 fn create_temp(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {

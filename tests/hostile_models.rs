@@ -8,8 +8,8 @@ use common::{musicvae, root, s};
 
 use musicvae::data::cache::{Cache, CacheMeta, CachedFile, CACHE_VERSION};
 use musicvae::data::converter::{ConverterConfig, Window};
+use musicvae::model::store::save_model;
 use musicvae::model::{Config, MusicVae};
-use musicvae::train::checkpoint::save_model;
 use std::path::Path;
 use std::process::Output;
 

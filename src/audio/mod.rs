@@ -32,8 +32,7 @@ use crate::error::{Error, Result};
 use crate::music::{read_midi_file, NoteSequence};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// Default output sample rate.
 pub const DEFAULT_SAMPLE_RATE: u32 = 44_100;
@@ -381,10 +380,7 @@ pub fn play_sequence(
 /// installed yet; the `ctrlc` crate allows one) and plays. On [`PlayOutcome::Stopped`] the caller
 /// should exit with code 130 after its own cleanup.
 pub fn play_sequence_until_ctrl_c(seq: &NoteSequence, opts: &RenderOptions) -> Result<PlayOutcome> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
-    play_sequence(seq, opts, &stop)
+    play_sequence(seq, opts, &crate::io_util::ctrl_c_flag())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::model::export::{named_tensors, write_safetensors};
 use crate::model::loss::vae_loss;
 use crate::model::vae::DecodeMode;
 use crate::model::{Config, MusicVae};
-use crate::train::rng::Rng;
+use crate::rng::Rng;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::path::Path;

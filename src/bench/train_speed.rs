@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
 use crate::model::vae::track_specs;
 use crate::model::{Config, MusicVae};
-use crate::train::rng::Rng;
+use crate::rng::Rng;
 use crate::train::step::{host_normals, optimisation_step, scheduled_mode};
 use burn::optim::AdamConfig;
 use burn::tensor::backend::AutodiffBackend;

@@ -6,9 +6,10 @@ use super::pianoroll::{allowed_shifts, RollSpec};
 use crate::data::cache::Cache;
 use crate::data::converter::{ConverterConfig, Window};
 use crate::data::corpus::stable_hash;
-use crate::data::prepare::{prepare_dir, SplitConfig};
+use crate::data::prepare::SplitConfig;
+use crate::data::source::{self, Reader};
 use crate::error::{Error, Result};
-use crate::train::rng::Rng;
+use crate::rng::Rng;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -136,34 +137,16 @@ impl ClassifierData {
         cfg: &ClassifierConfig,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Self> {
-        let cache = if dir.join("cache.json").is_file() {
-            let c = Cache::load(dir)?;
-            if c.meta.converter.kind != crate::data::converter::DataKind::Melody
-                || c.meta.converter.slice_bars != cfg.bars
-            {
-                return Err(Error::bad_input(
-                    dir,
-                    format!(
-                        "this cache holds {}-bar {} windows; the classifier needs {}-bar melody windows (prepare one with `musicvae prepare DIR --config mel_{}bar --out CACHE`, or pass the MIDI folder)",
-                        c.meta.converter.slice_bars,
-                        c.meta.converter.kind.name(),
-                        cfg.bars,
-                        cfg.bars
-                    ),
-                ));
-            }
-            c
-        } else {
-            prepare_dir(
-                dir,
-                &ConverterConfig::melody(cfg.bars, None),
-                SplitConfig {
-                    seed: cfg.split_seed,
-                    held_out_fraction: cfg.held_out_fraction,
-                },
-                progress,
-            )?
-        };
+        let cache = source::load(
+            dir,
+            &ConverterConfig::melody(cfg.bars, None),
+            SplitConfig {
+                seed: cfg.split_seed,
+                held_out_fraction: cfg.held_out_fraction,
+            },
+            &Reader::Classifier,
+            &progress,
+        )?;
         if cache.meta.files.is_empty() && cache.meta.skipped.is_empty() {
             return Err(Error::bad_input(
                 dir,

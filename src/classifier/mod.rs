@@ -25,6 +25,7 @@ pub mod predict;
 pub mod resnet;
 pub mod squeeze_excite;
 pub mod train;
+pub mod width;
 
 pub use config::{Arch, ClassifierConfig, Reduction};
 pub use data::ClassifierData;

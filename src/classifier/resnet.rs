@@ -10,7 +10,7 @@
 use super::activation::Act;
 use super::conv_bn::{out_size, plan_stride, BnSettings, ConvBnAct};
 use super::factorized_reduction::FactorizedReduction;
-use super::mobilenetv3::make_divisible;
+use super::width::make_divisible;
 use burn::module::{Initializer, Module};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;

@@ -12,7 +12,7 @@ use burn::tensor::{backend::Backend, Tensor};
 
 /// Squeeze width of an SE block on `channels` expanded channels: `make_divisible(channels / 4, 8)`.
 pub fn squeeze_channels(channels: usize) -> usize {
-    super::mobilenetv3::make_divisible((channels / 4) as f64, 8)
+    super::width::make_divisible((channels / 4) as f64, 8)
 }
 
 #[derive(Module, Debug)]

@@ -12,7 +12,7 @@ use super::predict::save_classifier;
 use crate::error::{Error, Result};
 use crate::io_util::write_atomic;
 use crate::plot::{confusion_matrix, line_chart, ChartSpec, Series};
-use crate::train::rng::Rng;
+use crate::rng::Rng;
 use burn::module::{AutodiffModule, Module};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};

@@ -2,7 +2,7 @@
 //! vectors in latent space.
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
-use super::classifier_arg::{load_classifier_for, resolve_classifier};
+use super::classifier_arg::load_classifier_for;
 use super::data_arg::load_data;
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
@@ -13,7 +13,8 @@ use musicvae::classifier::GenreClassifier;
 use musicvae::data::converter::Window;
 use musicvae::generate::attributes::{attribute_vectors, Attributes, FORMAT};
 use musicvae::generate::Vae;
-use musicvae::train::rng::Rng;
+use musicvae::model_dir::resolve_classifier;
+use musicvae::rng::Rng;
 use std::path::{Path, PathBuf};
 
 /// Where each window's genre comes from.

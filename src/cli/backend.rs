@@ -101,9 +101,9 @@ impl ModelArgs {
 
     /// The model folder: `--model`, or the default one found beside the binary or in ./models.
     pub fn resolve(&self) -> Result<std::path::PathBuf> {
-        Ok(musicvae::generate::resolve_model(
+        Ok(musicvae::model_dir::resolve_model(
             self.model.as_deref(),
-            musicvae::generate::DEFAULT_MODEL,
+            musicvae::model_dir::DEFAULT_MODEL,
         )?)
     }
 }

@@ -11,8 +11,9 @@ use musicvae::bench::npy::read_u16_2d;
 use musicvae::bench::{random_windows, train_speed, DecoderMode};
 use musicvae::data::converter::Window;
 use musicvae::data::prepare::{prepare_dir, SplitConfig};
-use musicvae::generate::{path, pick_window, resolve_model, Interpolation, Vae, DEFAULT_MODEL};
+use musicvae::generate::{path, pick_window, Interpolation, Vae};
 use musicvae::model::Config;
+use musicvae::model_dir::{resolve_model, DEFAULT_MODEL};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -321,7 +322,7 @@ impl OnBackend for InterpJob {
             Some(preset) => {
                 let c = config_with(preset, &a.set, None)?;
                 let m = musicvae::model::MusicVae::<B>::new(&c.model, c.train.seed, device);
-                musicvae::train::checkpoint::save_model(&tmp, &m, &c)?;
+                musicvae::model::store::save_model(&tmp, &m, &c)?;
                 tmp.clone()
             }
             None => resolve_model(a.model.as_deref(), DEFAULT_MODEL)?,

@@ -10,7 +10,7 @@ use musicvae::generate::output::{phrases_sequence, write_joined, Panel};
 use musicvae::generate::Vae;
 use musicvae::music::midi_in::{MAX_QPM, MIN_QPM};
 use musicvae::music::note_sequence::DEFAULT_QPM;
-use musicvae::train::rng::Rng;
+use musicvae::rng::Rng;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

@@ -10,11 +10,12 @@ use clap::Args;
 use musicvae::data::converter::Window;
 use musicvae::generate::interpolation_check::{interpolation_check, InterpolationCheck};
 use musicvae::generate::sample_quality::{compare, SampleQuality};
-use musicvae::generate::{resolve_model, Vae, DEFAULT_MODEL};
+use musicvae::generate::Vae;
 use musicvae::io_util::write_atomic;
+use musicvae::model_dir::{resolve_model, DEFAULT_MODEL};
+use musicvae::rng::Rng;
 use musicvae::train::data::TrainData;
 use musicvae::train::eval::{evaluate_with, EvalResult};
-use musicvae::train::rng::Rng;
 use serde::Serialize;
 use std::path::PathBuf;
 

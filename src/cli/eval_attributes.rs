@@ -9,13 +9,15 @@ use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
+use musicvae::classifier::GenreClassifier;
+use musicvae::data::cache::Cache;
 use musicvae::data::converter::Window;
 use musicvae::generate::attribute_eval::{AttributeEvaluation, RowAccumulator, WindowMeasure};
-use musicvae::generate::attributes::{shift, Attributes};
+use musicvae::generate::attributes::{shift, AttributeVector, Attributes};
 use musicvae::generate::{token_accuracy, Vae};
 use musicvae::io_util::write_atomic;
-use musicvae::train::rng::Rng;
-use std::path::PathBuf;
+use musicvae::rng::Rng;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct EvalAttributesArgs {
@@ -61,105 +63,12 @@ impl OnBackend for EvalAttributesArgs {
         let dir = a.model.resolve()?;
         let vae = Vae::<B>::load(&dir, device)
             .with_context(|| format!("loading the model in {}", dir.display()))?;
-        let apath = a
-            .attributes
-            .clone()
-            .unwrap_or_else(|| Attributes::path(&dir));
-        let attrs = Attributes::load(&apath)?;
-        if let Some(v) = attrs.vectors.first() {
-            if v.vector.len() != vae.z_size() {
-                bail!(
-                    "{}: the vectors were computed with another model ({}, z {}); run `musicvae attributes` for this one",
-                    apath.display(),
-                    attrs.model,
-                    v.vector.len()
-                );
-            }
-        }
+        let (apath, attrs) = load_vectors(&a, &dir, &vae)?;
         let (cdir, clf) = load_classifier_for(a.classifier.as_deref(), &dir, &vae, device)?;
-        // Genres that have both a vector and a classifier output.
-        let genres: Vec<(usize, &musicvae::generate::attributes::AttributeVector)> = attrs
-            .vectors
-            .iter()
-            .filter_map(|v| clf.label_index(&v.label).map(|c| (c, v)))
-            .collect();
-        if genres.is_empty() {
-            bail!(
-                "no genre is both in {} ({}) and known to the classifier ({})",
-                apath.display(),
-                attrs
-                    .vectors
-                    .iter()
-                    .map(|v| v.label.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                clf.labels().join(", ")
-            );
-        }
-
+        let genres = judged_genres(&attrs, &apath, &clf)?;
         let cache = load_data(&a.data, &vae.config)?;
-        let names = cache.meta.labels.clone();
-        let mut per_label: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
-        let mut files = 0;
-        for f in cache
-            .meta
-            .files
-            .iter()
-            .filter(|f| f.held_out || a.all_files)
-        {
-            if let Some(l) = names.iter().position(|n| n == &f.label) {
-                per_label[l].extend(f.first_window..f.first_window + f.num_windows);
-                files += 1;
-            }
-        }
-        let mut rng = Rng::new(a.seed);
-        let mut picked: Vec<(usize, usize)> = Vec::new(); // (window, folder label)
-        for (l, idx) in per_label.iter_mut().enumerate() {
-            rng.shuffle(idx);
-            if a.max_per_label > 0 {
-                idx.truncate(a.max_per_label);
-            }
-            picked.extend(idx.iter().map(|&w| (w, l)));
-        }
-        if picked.is_empty() {
-            bail!(
-                "{}: no held-out windows to evaluate (prepare the data with a held-out fraction > 0, or give --all-files for a folder nothing was trained on)",
-                a.data.display()
-            );
-        }
-
-        let mut acc = vec![RowAccumulator::default(); genres.len()];
-        let pb = bar(picked.len() as u64, "evaluate");
-        for chunk in picked.chunks(64) {
-            let ws: Vec<Window> = chunk
-                .iter()
-                .map(|&(w, _)| cache.windows[w].clone())
-                .collect();
-            let mus: Vec<Vec<f32>> = vae.encode(&ws)?.into_iter().map(|l| l.mu).collect();
-            let base = vae.decode(&mus, a.temperature, a.seed)?;
-            let p_base = clf.predict_windows(&base)?;
-            for (gi, (c, v)) in genres.iter().enumerate() {
-                let up: Vec<Vec<f32>> = mus.iter().map(|m| shift(m, &v.vector, a.amount)).collect();
-                let down: Vec<Vec<f32>> =
-                    mus.iter().map(|m| shift(m, &v.vector, -a.amount)).collect();
-                let w_up = vae.decode(&up, a.temperature, a.seed)?;
-                let w_down = vae.decode(&down, a.temperature, a.seed)?;
-                let p_up = clf.predict_windows(&w_up)?;
-                let p_down = clf.predict_windows(&w_down)?;
-                for (k, &(_, folder)) in chunk.iter().enumerate() {
-                    acc[gi].add(WindowMeasure {
-                        same_genre: names[folder].eq_ignore_ascii_case(&v.label),
-                        p_before: p_base[k][*c] as f64,
-                        p_toward: p_up[k][*c] as f64,
-                        p_away: p_down[k][*c] as f64,
-                        changed_toward: 1.0 - token_accuracy(&w_up[k], &base[k]),
-                        changed_away: 1.0 - token_accuracy(&w_down[k], &base[k]),
-                    });
-                }
-            }
-            pb.inc(chunk.len() as u64);
-        }
-        pb.finish_and_clear();
+        let (picked, files) = pick_windows(&a, &cache)?;
+        let acc = measure(&a, &vae, &clf, &cache, &picked, &genres)?;
         let eval = AttributeEvaluation {
             model: vae.config.model.name.clone(),
             classifier: cdir.display().to_string(),
@@ -180,28 +89,7 @@ impl OnBackend for EvalAttributesArgs {
             a.temperature,
             cdir.display()
         );
-        println!(
-            "mean P(genre), A = {}: before → after +A·v  (−A·v)   | other genres' windows: before → after | steps changed +v / −v",
-            a.amount
-        );
-        for r in &eval.rows {
-            println!(
-                "  {:<16} {:>5.1}% → {:>5.1}%  ({:>5.1}%)   | {:>5.1}% → {:>5.1}% | {:>4.0}% / {:>4.0}%",
-                r.label,
-                100.0 * r.before,
-                100.0 * r.toward,
-                100.0 * r.away,
-                100.0 * r.before_others,
-                100.0 * r.toward_others,
-                100.0 * r.changed_toward,
-                100.0 * r.changed_away
-            );
-        }
-        println!(
-            "mean rise toward the genre: {:+.1} points; mean fall away from it: {:+.1} points",
-            100.0 * eval.mean_rise(),
-            -100.0 * eval.mean_fall()
-        );
+        print_table(&eval, a.amount);
         if let Some(out) = &a.out {
             let json = serde_json::to_vec_pretty(&eval)?;
             write_atomic(out, &json)?;
@@ -209,6 +97,165 @@ impl OnBackend for EvalAttributesArgs {
         }
         Ok(())
     }
+}
+
+/// The attribute vectors (`--attributes`, or attributes.json in the model folder), checked to
+/// belong to a model of `vae`'s latent size.
+fn load_vectors<B: Backend>(
+    a: &EvalAttributesArgs,
+    dir: &Path,
+    vae: &Vae<B>,
+) -> Result<(PathBuf, Attributes)> {
+    let apath = a
+        .attributes
+        .clone()
+        .unwrap_or_else(|| Attributes::path(dir));
+    let attrs = Attributes::load(&apath)?;
+    if let Some(v) = attrs.vectors.first() {
+        if v.vector.len() != vae.z_size() {
+            bail!(
+                "{}: the vectors were computed with another model ({}, z {}); run `musicvae attributes` for this one",
+                apath.display(),
+                attrs.model,
+                v.vector.len()
+            );
+        }
+    }
+    Ok((apath, attrs))
+}
+
+/// Genres that have both a vector and a classifier output: (classifier output, vector).
+fn judged_genres<'a, B: Backend>(
+    attrs: &'a Attributes,
+    apath: &Path,
+    clf: &GenreClassifier<B>,
+) -> Result<Vec<(usize, &'a AttributeVector)>> {
+    let genres: Vec<(usize, &AttributeVector)> = attrs
+        .vectors
+        .iter()
+        .filter_map(|v| clf.label_index(&v.label).map(|c| (c, v)))
+        .collect();
+    if genres.is_empty() {
+        bail!(
+            "no genre is both in {} ({}) and known to the classifier ({})",
+            apath.display(),
+            attrs
+                .vectors
+                .iter()
+                .map(|v| v.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            clf.labels().join(", ")
+        );
+    }
+    Ok(genres)
+}
+
+/// The windows to evaluate, as (window, folder label): held-out files' (every file's with
+/// `--all-files`), at most `--max-per-label` per label, a seeded random subset; and how many files
+/// they come from.
+fn pick_windows(a: &EvalAttributesArgs, cache: &Cache) -> Result<(Vec<(usize, usize)>, usize)> {
+    let names = &cache.meta.labels;
+    let mut per_label: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+    let mut files = 0;
+    for f in cache
+        .meta
+        .files
+        .iter()
+        .filter(|f| f.held_out || a.all_files)
+    {
+        if let Some(l) = names.iter().position(|n| n == &f.label) {
+            per_label[l].extend(f.first_window..f.first_window + f.num_windows);
+            files += 1;
+        }
+    }
+    let mut rng = Rng::new(a.seed);
+    let mut picked: Vec<(usize, usize)> = Vec::new(); // (window, folder label)
+    for (l, idx) in per_label.iter_mut().enumerate() {
+        rng.shuffle(idx);
+        if a.max_per_label > 0 {
+            idx.truncate(a.max_per_label);
+        }
+        picked.extend(idx.iter().map(|&w| (w, l)));
+    }
+    if picked.is_empty() {
+        bail!(
+            "{}: no held-out windows to evaluate (prepare the data with a held-out fraction > 0, or give --all-files for a folder nothing was trained on)",
+            a.data.display()
+        );
+    }
+    Ok((picked, files))
+}
+
+/// Encode the picked windows, decode them as they are and moved ±A·v along every genre's vector,
+/// and let the classifier judge each decoding: one accumulator per genre.
+fn measure<B: Backend>(
+    a: &EvalAttributesArgs,
+    vae: &Vae<B>,
+    clf: &GenreClassifier<B>,
+    cache: &Cache,
+    picked: &[(usize, usize)],
+    genres: &[(usize, &AttributeVector)],
+) -> Result<Vec<RowAccumulator>> {
+    let names = &cache.meta.labels;
+    let mut acc = vec![RowAccumulator::default(); genres.len()];
+    let pb = bar(picked.len() as u64, "evaluate");
+    for chunk in picked.chunks(64) {
+        let ws: Vec<Window> = chunk
+            .iter()
+            .map(|&(w, _)| cache.windows[w].clone())
+            .collect();
+        let mus: Vec<Vec<f32>> = vae.encode(&ws)?.into_iter().map(|l| l.mu).collect();
+        let base = vae.decode(&mus, a.temperature, a.seed)?;
+        let p_base = clf.predict_windows(&base)?;
+        for (gi, (c, v)) in genres.iter().enumerate() {
+            let up: Vec<Vec<f32>> = mus.iter().map(|m| shift(m, &v.vector, a.amount)).collect();
+            let down: Vec<Vec<f32>> = mus.iter().map(|m| shift(m, &v.vector, -a.amount)).collect();
+            let w_up = vae.decode(&up, a.temperature, a.seed)?;
+            let w_down = vae.decode(&down, a.temperature, a.seed)?;
+            let p_up = clf.predict_windows(&w_up)?;
+            let p_down = clf.predict_windows(&w_down)?;
+            for (k, &(_, folder)) in chunk.iter().enumerate() {
+                acc[gi].add(WindowMeasure {
+                    same_genre: names[folder].eq_ignore_ascii_case(&v.label),
+                    p_before: p_base[k][*c] as f64,
+                    p_toward: p_up[k][*c] as f64,
+                    p_away: p_down[k][*c] as f64,
+                    changed_toward: 1.0 - token_accuracy(&w_up[k], &base[k]),
+                    changed_away: 1.0 - token_accuracy(&w_down[k], &base[k]),
+                });
+            }
+        }
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok(acc)
+}
+
+/// The per-genre table and the mean rise and fall.
+fn print_table(eval: &AttributeEvaluation, amount: f64) {
+    println!(
+        "mean P(genre), A = {}: before → after +A·v  (−A·v)   | other genres' windows: before → after | steps changed +v / −v",
+        amount
+    );
+    for r in &eval.rows {
+        println!(
+            "  {:<16} {:>5.1}% → {:>5.1}%  ({:>5.1}%)   | {:>5.1}% → {:>5.1}% | {:>4.0}% / {:>4.0}%",
+            r.label,
+            100.0 * r.before,
+            100.0 * r.toward,
+            100.0 * r.away,
+            100.0 * r.before_others,
+            100.0 * r.toward_others,
+            100.0 * r.changed_toward,
+            100.0 * r.changed_away
+        );
+    }
+    println!(
+        "mean rise toward the genre: {:+.1} points; mean fall away from it: {:+.1} points",
+        100.0 * eval.mean_rise(),
+        -100.0 * eval.mean_fall()
+    );
 }
 
 pub fn run(a: EvalAttributesArgs) -> Result<()> {

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use musicvae::generate::attributes::Attributes;
-use musicvae::train::checkpoint::{load_model, save_model, save_model_f16};
+use musicvae::model::store::{load_model, save_model, save_model_f16};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

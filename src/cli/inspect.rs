@@ -70,11 +70,11 @@ pub fn run(a: InspectArgs) -> Result<()> {
         );
     }
     if a.windows {
-        let dir = musicvae::generate::resolve_model(
+        let dir = musicvae::model_dir::resolve_model(
             a.model.as_deref(),
-            musicvae::generate::DEFAULT_MODEL,
+            musicvae::model_dir::DEFAULT_MODEL,
         )?;
-        let config = musicvae::train::checkpoint::load_config(&dir.join("config.json"))?;
+        let config = musicvae::model::store::load_config(&dir.join("config.json"))?;
         return super::inspect_windows::print_windows(
             &a.file.display().to_string(),
             &seq,

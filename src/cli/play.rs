@@ -9,8 +9,6 @@ use musicvae::audio::{
 };
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct PlayArgs {
@@ -77,11 +75,7 @@ fn play(a: PlayArgs) -> Result<PlayOutcome> {
             r.engine.to_string(),
         )
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let s = stop.clone();
-        let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
-    }
+    let stop = musicvae::io_util::ctrl_c_flag();
     eprintln!(
         "playing {} ({}, {}); Ctrl-C stops",
         a.file.display(),

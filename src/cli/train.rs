@@ -11,8 +11,6 @@ use musicvae::train::data::TrainData;
 use musicvae::train::eval::EvalResult;
 use musicvae::train::{train, StepMetrics, TrainObserver, TrainOptions};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -198,12 +196,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
             config.model.name
         );
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let s = stop.clone();
-        // A second Ctrl-C while the checkpoint is written is ignored; the write is atomic anyway.
-        let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
-    }
+    // A second Ctrl-C while the checkpoint is written is ignored; the write is atomic anyway.
+    let stop = musicvae::io_util::ctrl_c_flag();
     let opts = TrainOptions {
         run_dir: &a.out,
         resume: a.resume,

@@ -13,8 +13,6 @@ use musicvae::classifier::{
     train_classifier, Arch, ClassifierConfig, ClassifierData, ClassifierObserver, Reduction,
 };
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PitchRange {
@@ -308,11 +306,7 @@ pub fn run(a: TrainClassifierArgs) -> Result<()> {
         cfg.seed
     );
 
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let s = stop.clone();
-        let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
-    }
+    let stop = musicvae::io_util::ctrl_c_flag();
     let mut obs = Progress {
         pb: bar(0, "train"),
         epochs: cfg.epochs,

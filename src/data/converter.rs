@@ -5,7 +5,7 @@ use super::representation::{self, Representation, MEL_PROGRAMS};
 use crate::music::drums::extract_drum_tracks;
 use crate::music::melody::{self, extract_melodies, MelodyOptions};
 use crate::music::note_sequence::{NoteSequence, Tempo, TimeSignature};
-use crate::music::quantize::{quantized_sections, STEPS_PER_BAR};
+use crate::music::quantize::{quantized_sections, QuantizedSequence, STEPS_PER_BAR};
 use crate::music::trio::extract_trio_windows;
 use serde::{Deserialize, Serialize};
 
@@ -162,12 +162,9 @@ impl DedupWindows {
 
 /// Extract every distinct window of a file for a converter (at most [`MAX_WINDOWS_PER_FILE`]).
 pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
-    let steps = cfg.steps();
     let mut found = DedupWindows::default();
     let mut sections = Vec::new();
-    let mut any_16 = false;
-    let mut any_tracks = false;
-    let mut longest_bars = 0usize;
+    let mut seen = Seen::default();
     for (si, s) in quantized_sections(seq).into_iter().enumerate() {
         let q = match s.result {
             Ok(q) => q,
@@ -199,78 +196,10 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
             sections.push(report);
             continue;
         }
-        any_16 = true;
-        let spb = STEPS_PER_BAR as i64;
-        let sec_start = s.start_time;
-        let step_secs = 60.0 / q.qpm / 4.0;
-        match cfg.kind {
-            DataKind::Melody => {
-                let mels = extract_melodies(&q, &cfg.melody_options());
-                report.tracks_found = mels.len();
-                for m in &mels {
-                    longest_bars = longest_bars.max(m.tokens.len() / spb as usize);
-                    for (k, w) in melody::windows(&m.tokens, steps).into_iter().enumerate() {
-                        let start_bar = m.start_step / spb + k as i64;
-                        found.push(
-                            Window { tracks: vec![w] },
-                            WindowOrigin {
-                                section: si,
-                                instrument: Some(m.instrument),
-                                start_bar,
-                                start_time: sec_start + (start_bar * spb) as f64 * step_secs,
-                            },
-                        );
-                    }
-                }
-            }
-            DataKind::Drums => {
-                let tracks = extract_drum_tracks(&q, cfg.gap_bars, cfg.max_bars);
-                report.tracks_found = tracks.len();
-                for t in &tracks {
-                    longest_bars = longest_bars.max(t.tokens.len() / spb as usize);
-                    for (k, w) in melody::slice_windows(&t.tokens, steps)
-                        .into_iter()
-                        .enumerate()
-                    {
-                        let start_bar = t.start_step / spb + k as i64;
-                        found.push(
-                            Window { tracks: vec![w] },
-                            WindowOrigin {
-                                section: si,
-                                instrument: None,
-                                start_bar,
-                                start_time: sec_start + (start_bar * spb) as f64 * step_secs,
-                            },
-                        );
-                    }
-                }
-            }
-            DataKind::Trio => {
-                let ws = extract_trio_windows(
-                    &q,
-                    cfg.slice_bars,
-                    cfg.gap_bars as usize,
-                    cfg.max_bars,
-                    found.room(),
-                );
-                report.tracks_found = ws.len();
-                for w in ws {
-                    found.push(
-                        Window {
-                            tracks: vec![w.melody, w.bass, w.drums],
-                        },
-                        WindowOrigin {
-                            section: si,
-                            instrument: None,
-                            start_bar: 0,
-                            start_time: sec_start,
-                        },
-                    );
-                }
-            }
-        }
+        seen.any_16 = true;
+        report.tracks_found = section_windows(&q, cfg, si, s.start_time, &mut found, &mut seen);
         if report.tracks_found > 0 {
-            any_tracks = true;
+            seen.any_tracks = true;
         }
         sections.push(report);
     }
@@ -279,45 +208,155 @@ pub fn extract(seq: &NoteSequence, cfg: &ConverterConfig) -> Extraction {
     } = found;
     let why_none = if !windows.is_empty() {
         None
-    } else if seq.notes.is_empty() {
-        Some("the file has no notes".to_string())
-    } else if !any_16 {
-        let meters: Vec<String> = sections
-            .iter()
-            .filter_map(|s| s.time_signature.map(|(n, d)| format!("{n}/{d}")))
-            .collect();
-        Some(format!(
-            "no 4/4 (or 2/2) section: MusicVAE needs bars of 16 sixteenth notes, this file is in {}",
-            if meters.is_empty() { "an unreadable meter".to_string() } else { meters.join(", ") }
-        ))
-    } else if !any_tracks && cfg.kind != DataKind::Drums && seq.notes.iter().all(|n| n.is_drum) {
-        Some(format!(
-            "the file holds only drums (channel 10) and this is a {} model; use a drums model for it",
-            cfg.kind.name()
-        ))
-    } else if !any_tracks && cfg.kind == DataKind::Drums && !seq.notes.iter().any(|n| n.is_drum) {
-        Some("the file has no drums (channel 10) and this is a drums model".to_string())
-    } else if !any_tracks {
-        Some(match cfg.kind {
-            DataKind::Melody => format!(
-                "no melody found in the 4/4 sections (needs non-drum notes with pitch 21–108{})",
-                cfg.valid_programs.map(|(a, b)| format!(" on programs {a}–{b}")).unwrap_or_default()
-            ),
-            DataKind::Drums => "no drum notes (channel 10) in the 4/4 sections".to_string(),
-            DataKind::Trio => "a trio needs a melody (programs 0–31), a bass (32–39) and drums (channel 10) playing together".to_string(),
-        })
     } else {
-        Some(format!(
-            "the longest {} phrase is {longest_bars} bar(s); this model needs {} bars without a gap of a bar or more",
-            cfg.kind.name(),
-            cfg.slice_bars
-        ))
+        Some(why_none(seq, cfg, &sections, &seen))
     };
     Extraction {
         windows,
         origins,
         sections,
         why_none,
+    }
+}
+
+/// What the sections of a file held, for explaining why it gave no window.
+#[derive(Default)]
+struct Seen {
+    /// A section with 16-step bars.
+    any_16: bool,
+    /// A melody, drum track or trio in such a section.
+    any_tracks: bool,
+    /// The longest melody or drum track, in bars.
+    longest_bars: usize,
+}
+
+/// Push the windows of the 4/4 section `si` (quantized as `q`, starting at `sec_start` seconds)
+/// into `found`; returns how many melodies, drum tracks or trio windows it held.
+fn section_windows(
+    q: &QuantizedSequence,
+    cfg: &ConverterConfig,
+    si: usize,
+    sec_start: f64,
+    found: &mut DedupWindows,
+    seen: &mut Seen,
+) -> usize {
+    let steps = cfg.steps();
+    let spb = STEPS_PER_BAR as i64;
+    let step_secs = 60.0 / q.qpm / 4.0;
+    match cfg.kind {
+        DataKind::Melody => {
+            let mels = extract_melodies(q, &cfg.melody_options());
+            for m in &mels {
+                seen.longest_bars = seen.longest_bars.max(m.tokens.len() / spb as usize);
+                for (k, w) in melody::windows(&m.tokens, steps).into_iter().enumerate() {
+                    let start_bar = m.start_step / spb + k as i64;
+                    found.push(
+                        Window { tracks: vec![w] },
+                        WindowOrigin {
+                            section: si,
+                            instrument: Some(m.instrument),
+                            start_bar,
+                            start_time: sec_start + (start_bar * spb) as f64 * step_secs,
+                        },
+                    );
+                }
+            }
+            mels.len()
+        }
+        DataKind::Drums => {
+            let tracks = extract_drum_tracks(q, cfg.gap_bars, cfg.max_bars);
+            for t in &tracks {
+                seen.longest_bars = seen.longest_bars.max(t.tokens.len() / spb as usize);
+                for (k, w) in melody::slice_windows(&t.tokens, steps)
+                    .into_iter()
+                    .enumerate()
+                {
+                    let start_bar = t.start_step / spb + k as i64;
+                    found.push(
+                        Window { tracks: vec![w] },
+                        WindowOrigin {
+                            section: si,
+                            instrument: None,
+                            start_bar,
+                            start_time: sec_start + (start_bar * spb) as f64 * step_secs,
+                        },
+                    );
+                }
+            }
+            tracks.len()
+        }
+        DataKind::Trio => {
+            let ws = extract_trio_windows(
+                q,
+                cfg.slice_bars,
+                cfg.gap_bars as usize,
+                cfg.max_bars,
+                found.room(),
+            );
+            let n = ws.len();
+            for w in ws {
+                found.push(
+                    Window {
+                        tracks: vec![w.melody, w.bass, w.drums],
+                    },
+                    WindowOrigin {
+                        section: si,
+                        instrument: None,
+                        start_bar: 0,
+                        start_time: sec_start,
+                    },
+                );
+            }
+            n
+        }
+    }
+}
+
+/// A one-line explanation for a file that gave no window.
+fn why_none(
+    seq: &NoteSequence,
+    cfg: &ConverterConfig,
+    sections: &[SectionReport],
+    seen: &Seen,
+) -> String {
+    let Seen {
+        any_16,
+        any_tracks,
+        longest_bars,
+    } = *seen;
+    if seq.notes.is_empty() {
+        "the file has no notes".to_string()
+    } else if !any_16 {
+        let meters: Vec<String> = sections
+            .iter()
+            .filter_map(|s| s.time_signature.map(|(n, d)| format!("{n}/{d}")))
+            .collect();
+        format!(
+            "no 4/4 (or 2/2) section: MusicVAE needs bars of 16 sixteenth notes, this file is in {}",
+            if meters.is_empty() { "an unreadable meter".to_string() } else { meters.join(", ") }
+        )
+    } else if !any_tracks && cfg.kind != DataKind::Drums && seq.notes.iter().all(|n| n.is_drum) {
+        format!(
+            "the file holds only drums (channel 10) and this is a {} model; use a drums model for it",
+            cfg.kind.name()
+        )
+    } else if !any_tracks && cfg.kind == DataKind::Drums && !seq.notes.iter().any(|n| n.is_drum) {
+        "the file has no drums (channel 10) and this is a drums model".to_string()
+    } else if !any_tracks {
+        match cfg.kind {
+            DataKind::Melody => format!(
+                "no melody found in the 4/4 sections (needs non-drum notes with pitch 21–108{})",
+                cfg.valid_programs.map(|(a, b)| format!(" on programs {a}–{b}")).unwrap_or_default()
+            ),
+            DataKind::Drums => "no drum notes (channel 10) in the 4/4 sections".to_string(),
+            DataKind::Trio => "a trio needs a melody (programs 0–31), a bass (32–39) and drums (channel 10) playing together".to_string(),
+        }
+    } else {
+        format!(
+            "the longest {} phrase is {longest_bars} bar(s); this model needs {} bars without a gap of a bar or more",
+            cfg.kind.name(),
+            cfg.slice_bars
+        )
     }
 }
 

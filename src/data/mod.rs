@@ -7,6 +7,7 @@ pub mod corpus;
 pub mod fuzz;
 pub mod prepare;
 pub mod representation;
+pub mod source;
 
 pub use analyse::{analyse_bytes, Analysis};
 pub use cache::Cache;

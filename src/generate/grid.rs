@@ -3,7 +3,7 @@
 //! (magenta.js's `similar`), and a chain through several codes in order.
 
 use super::slerp::{lerp, linspace, path, slerp, Interpolation};
-use crate::train::rng::Rng;
+use crate::rng::Rng;
 
 /// Codes of an `n`×`n` grid in reading order (row by row). Corners: `a` top left, `b` top right,
 /// `c` bottom left, `d` bottom right. Cell (r, c) mixes along the rows first: top = mix(a, b, u),

@@ -6,7 +6,7 @@ use super::inference::{token_accuracy, Vae};
 use super::slerp::{linspace, path, Interpolation};
 use crate::data::converter::Window;
 use crate::error::{Error, Result};
-use crate::train::rng::Rng;
+use crate::rng::Rng;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 

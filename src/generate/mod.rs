@@ -9,12 +9,10 @@ pub mod inference;
 pub mod input;
 pub mod interpolation_check;
 pub mod latent_file;
-pub mod model_dir;
 pub mod output;
 pub mod sample_quality;
 pub mod slerp;
 
 pub use inference::{token_accuracy, Latent, Vae};
 pub use input::{pick, pick_window, PickedWindow, WindowChoice};
-pub use model_dir::{resolve_model, DEFAULT_MODEL};
 pub use slerp::{path, slerp, Interpolation};

@@ -1,4 +1,5 @@
-//! The MusicVAE model (burn): fused LSTM, encoder, flat and hierarchical decoders, loss, configs.
+//! The MusicVAE model (burn): fused LSTM, encoder, flat and hierarchical decoders, loss, configs,
+//! model folders (save and load, [`store`]).
 
 pub mod batch;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod lstm;
 pub mod lstm_kernel;
 pub mod lstm_op;
 pub mod record_check;
+pub mod store;
 pub mod vae;
 
 pub use config::{Config, ModelConfig, SamplingSchedule, TrainConfig};

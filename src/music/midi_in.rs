@@ -135,6 +135,40 @@ fn check_smpte(bytes: &[u8]) -> std::result::Result<(), String> {
 
 /// Parse MIDI bytes into a note sequence. Errors are plain reasons (the caller adds the path).
 pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
+    check_header(bytes)?;
+    check_chunks(bytes)?;
+    check_smpte(bytes)?;
+    let smf = Smf::parse(bytes).map_err(|e| format!("{e}"))?;
+    if smf.tracks.is_empty() {
+        return Err("the file has no tracks".into());
+    }
+    let sequential = smf.header.format == Format::Sequential;
+    let tracks = flatten_tracks(&smf, sequential)?;
+    let (resolution, smpte_seconds_per_tick) = timing(smf.header.timing)?;
+    let (tempo_events, ts_events) = meta_events(&tracks, sequential);
+    check_tempos(&tempo_events)?;
+    let tick_map = tick_map(resolution, smpte_seconds_per_tick, &tempo_events);
+
+    let mut seq = NoteSequence {
+        ticks_per_quarter: resolution,
+        ..Default::default()
+    };
+    seq.tempos = tempos(resolution, smpte_seconds_per_tick, &tempo_events, &tick_map);
+    seq.time_signatures = time_signatures(&ts_events, &tick_map)?;
+    let mut instruments = Instruments::default();
+    for (track_idx, track) in tracks.iter().enumerate() {
+        read_notes(track_idx, track, &tick_map, &mut instruments);
+    }
+    for notes in instruments.notes {
+        seq.notes.extend(notes);
+    }
+    seq.instruments = instruments.infos;
+    seq.update_total_time();
+    Ok(seq)
+}
+
+/// A standard MIDI file starts with `MThd` (or is RIFF-wrapped, which midly unwraps).
+fn check_header(bytes: &[u8]) -> std::result::Result<(), String> {
     if bytes.len() < 14 || &bytes[0..4] != b"MThd" {
         if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"RMID" {
             // RIFF-wrapped MIDI is fine, midly unwraps it.
@@ -144,15 +178,14 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
             return Err("no MIDI header (the file does not start with 'MThd')".into());
         }
     }
-    check_chunks(bytes)?;
-    check_smpte(bytes)?;
-    let smf = Smf::parse(bytes).map_err(|e| format!("{e}"))?;
-    if smf.tracks.is_empty() {
-        return Err("the file has no tracks".into());
-    }
+    Ok(())
+}
 
-    // Flatten tracks to absolute ticks. Format 2: tracks follow one another.
-    let sequential = smf.header.format == Format::Sequential;
+/// Every track's events at absolute ticks. Format 2: tracks follow one another.
+fn flatten_tracks<'a>(
+    smf: &Smf<'a>,
+    sequential: bool,
+) -> std::result::Result<Vec<Vec<Ev<'a>>>, String> {
     let mut tracks: Vec<Vec<Ev>> = Vec::with_capacity(smf.tracks.len());
     let mut offset = 0u64;
     for track in &smf.tracks {
@@ -169,34 +202,40 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
         }
         tracks.push(evs);
     }
+    Ok(tracks)
+}
 
-    // Timing.
-    let (resolution, smpte_seconds_per_tick) = match smf.header.timing {
+/// Ticks per quarter note (0 for SMPTE timing), and seconds per tick for SMPTE timing.
+fn timing(timing: Timing) -> std::result::Result<(u16, Option<f64>), String> {
+    match timing {
         Timing::Metrical(t) => {
             let t = t.as_int();
             if t == 0 {
                 return Err("the header says 0 ticks per quarter note".into());
             }
-            (t, None)
+            Ok((t, None))
         }
         Timing::Timecode(fps, sub) => {
             if sub == 0 {
                 return Err("SMPTE timing with 0 ticks per frame".into());
             }
-            (0u16, Some(1.0 / (fps.as_f32() as f64 * sub as f64)))
+            Ok((0u16, Some(1.0 / (fps.as_f32() as f64 * sub as f64))))
         }
-    };
+    }
+}
 
-    // Tempo and meter events: pretty_midi reads them from the first track only.
-    // For format 2 every track carries its own, so read all of them.
-    let meta_tracks: Vec<&Vec<Ev>> = if sequential {
-        tracks.iter().collect()
-    } else {
-        vec![&tracks[0]]
-    };
-    let mut tempo_events: Vec<(u64, u32)> = Vec::new();
-    let mut ts_events: Vec<(u64, u8, u8)> = Vec::new();
-    for tr in &meta_tracks {
+/// A tempo event: tick, µs per quarter note.
+type TempoEvent = (u64, u32);
+/// A time-signature event: tick, numerator, log2 of the denominator.
+type MeterEvent = (u64, u8, u8);
+
+/// Tempo and time-signature events, sorted by tick. pretty_midi reads them from the first track
+/// only; for format 2 every track carries its own, so all of them are read.
+fn meta_events(tracks: &[Vec<Ev>], sequential: bool) -> (Vec<TempoEvent>, Vec<MeterEvent>) {
+    let meta_tracks = if sequential { tracks } else { &tracks[..1] };
+    let mut tempo_events: Vec<TempoEvent> = Vec::new();
+    let mut ts_events: Vec<MeterEvent> = Vec::new();
+    for tr in meta_tracks {
         for ev in tr.iter() {
             match ev.kind {
                 TrackEventKind::Meta(MetaMessage::Tempo(us)) => {
@@ -211,8 +250,12 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
     }
     tempo_events.sort_by_key(|t| t.0);
     ts_events.sort_by_key(|t| t.0);
+    (tempo_events, ts_events)
+}
 
-    for &(tick, us) in &tempo_events {
+/// Every tempo must lie within [`MIN_QPM`]–[`MAX_QPM`].
+fn check_tempos(tempo_events: &[TempoEvent]) -> std::result::Result<(), String> {
+    for &(tick, us) in tempo_events {
         if us == 0 {
             return Err(format!(
                 "absurd tempo (0 µs per quarter note) at tick {tick}"
@@ -225,36 +268,45 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
             ));
         }
     }
+    Ok(())
+}
 
-    // Tick scales (seconds per tick), pretty_midi `_load_tempo_changes`.
-    let tick_map = if let Some(spt) = smpte_seconds_per_tick {
-        TickMap::new(&[(0, spt)])
-    } else {
-        let res = resolution as f64;
-        let mut scales: Vec<(u64, f64)> = vec![(0, 60.0 / (DEFAULT_QPM * res))];
-        for &(tick, us) in &tempo_events {
-            let bpm = 6e7 / us as f64;
-            let scale = 60.0 / (bpm * res);
-            if tick == 0 {
-                scales = vec![(0, scale)];
-            } else {
-                let last = scales.last().map(|s| s.1).unwrap_or(scale);
-                if scale != last {
-                    scales.push((tick, scale));
-                }
+/// Tick scales (seconds per tick), pretty_midi `_load_tempo_changes`.
+fn tick_map(
+    resolution: u16,
+    smpte_seconds_per_tick: Option<f64>,
+    tempo_events: &[TempoEvent],
+) -> TickMap {
+    if let Some(spt) = smpte_seconds_per_tick {
+        return TickMap::new(&[(0, spt)]);
+    }
+    let res = resolution as f64;
+    let mut scales: Vec<(u64, f64)> = vec![(0, 60.0 / (DEFAULT_QPM * res))];
+    for &(tick, us) in tempo_events {
+        let bpm = 6e7 / us as f64;
+        let scale = 60.0 / (bpm * res);
+        if tick == 0 {
+            scales = vec![(0, scale)];
+        } else {
+            let last = scales.last().map(|s| s.1).unwrap_or(scale);
+            if scale != last {
+                scales.push((tick, scale));
             }
         }
-        TickMap::new(&scales)
-    };
+    }
+    TickMap::new(&scales)
+}
 
-    let mut seq = NoteSequence {
-        ticks_per_quarter: resolution,
-        ..Default::default()
-    };
-    // Tempos as note_seq reports them (pretty_midi get_tempo_changes: always one at time 0).
+/// Tempos as note_seq reports them (pretty_midi get_tempo_changes: always one at time 0).
+fn tempos(
+    resolution: u16,
+    smpte_seconds_per_tick: Option<f64>,
+    tempo_events: &[TempoEvent],
+    tick_map: &TickMap,
+) -> Vec<Tempo> {
     if smpte_seconds_per_tick.is_some() {
         let mut qpms = vec![(0u64, DEFAULT_QPM)];
-        for &(tick, us) in &tempo_events {
+        for &(tick, us) in tempo_events {
             let q = 6e7 / us as f64;
             if tick == 0 {
                 qpms = vec![(0, q)];
@@ -262,113 +314,134 @@ pub fn parse_midi(bytes: &[u8]) -> std::result::Result<NoteSequence, String> {
                 qpms.push((tick, q));
             }
         }
-        for (tick, qpm) in qpms {
-            seq.tempos.push(Tempo {
+        qpms.into_iter()
+            .map(|(tick, qpm)| Tempo {
                 time: tick_map.time(tick),
                 qpm,
-            });
-        }
+            })
+            .collect()
     } else {
         let res = resolution as f64;
-        for &(start, scale, _) in &tick_map.segments {
-            seq.tempos.push(Tempo {
+        tick_map
+            .segments
+            .iter()
+            .map(|&(start, scale, _)| Tempo {
                 time: tick_map.time(start),
                 qpm: 60.0 / (scale * res),
-            });
-        }
+            })
+            .collect()
     }
-    for &(tick, n, d) in &ts_events {
+}
+
+/// Time signatures at their times (a denominator above 2^30 is refused).
+fn time_signatures(
+    ts_events: &[MeterEvent],
+    tick_map: &TickMap,
+) -> std::result::Result<Vec<TimeSignature>, String> {
+    let mut out = Vec::with_capacity(ts_events.len());
+    for &(tick, n, d) in ts_events {
         if d > 30 {
             return Err(format!(
                 "invalid time signature denominator 2^{d} at tick {tick}"
             ));
         }
-        seq.time_signatures.push(TimeSignature {
+        out.push(TimeSignature {
             time: tick_map.time(tick),
             numerator: n as u32,
             denominator: 1u32 << d,
         });
     }
+    Ok(out)
+}
 
-    // Notes, pretty_midi `_load_instruments`.
-    let mut instrument_map: HashMap<(u8, u8, usize), u32> = HashMap::new();
-    let mut instrument_infos: Vec<InstrumentInfo> = Vec::new();
-    let mut notes_per_instrument: Vec<Vec<Note>> = Vec::new();
-    for (track_idx, track) in tracks.iter().enumerate() {
-        let mut track_name = String::new();
-        let mut current_program = [0u8; 16];
-        let mut open: HashMap<(u8, u8), Vec<(u64, u8)>> = HashMap::new();
-        for ev in track {
-            match ev.kind {
-                TrackEventKind::Meta(MetaMessage::TrackName(name)) => {
-                    // Names are cut to MAX_NAME_BYTES: a name is copied into every instrument of
-                    // its track, and a multi-MB one would be copied thousands of times.
-                    let name = &name[..name.len().min(MAX_NAME_BYTES)];
-                    track_name = String::from_utf8_lossy(name).trim().to_string();
-                }
-                TrackEventKind::Midi { channel, message } => {
-                    let ch = channel.as_int();
-                    match message {
-                        MidiMessage::ProgramChange { program } => {
-                            current_program[ch as usize] = program.as_int();
-                        }
-                        MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
-                            open.entry((ch, key.as_int()))
-                                .or_default()
-                                .push((ev.tick, vel.as_int()));
-                        }
-                        MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
-                            let k = (ch, key.as_int());
-                            if let Some(open_notes) = open.remove(&k) {
-                                let end_tick = ev.tick;
-                                let (close, keep): (Vec<_>, Vec<_>) =
-                                    open_notes.into_iter().partition(|(s, _)| *s != end_tick);
-                                for (start_tick, velocity) in &close {
-                                    let program = current_program[ch as usize];
-                                    let key3 = (program, ch, track_idx);
-                                    let idx = *instrument_map.entry(key3).or_insert_with(|| {
-                                        let idx = instrument_infos.len() as u32;
-                                        instrument_infos.push(InstrumentInfo {
-                                            index: idx,
-                                            program,
-                                            channel: ch,
-                                            track: track_idx,
-                                            is_drum: ch == 9,
-                                            name: track_name.clone(),
-                                        });
-                                        notes_per_instrument.push(Vec::new());
-                                        idx
-                                    });
-                                    notes_per_instrument[idx as usize].push(Note {
-                                        pitch: key.as_int(),
-                                        velocity: *velocity,
-                                        start_time: tick_map.time(*start_tick),
-                                        end_time: tick_map.time(end_tick),
-                                        start_tick: *start_tick,
-                                        end_tick,
-                                        program,
-                                        instrument: idx,
-                                        is_drum: ch == 9,
-                                    });
-                                }
-                                if !close.is_empty() && !keep.is_empty() {
-                                    open.insert(k, keep);
-                                }
+/// Instruments, one per (program, channel, track), in order of their first finished note, each
+/// with its notes (pretty_midi `_load_instruments`).
+#[derive(Default)]
+struct Instruments {
+    index: HashMap<(u8, u8, usize), u32>,
+    infos: Vec<InstrumentInfo>,
+    notes: Vec<Vec<Note>>,
+}
+
+impl Instruments {
+    /// The index of the instrument of (`program`, `channel`, `track`), made now if it is new.
+    fn get(&mut self, program: u8, channel: u8, track: usize, track_name: &str) -> u32 {
+        *self
+            .index
+            .entry((program, channel, track))
+            .or_insert_with(|| {
+                let idx = self.infos.len() as u32;
+                self.infos.push(InstrumentInfo {
+                    index: idx,
+                    program,
+                    channel,
+                    track,
+                    is_drum: channel == 9,
+                    name: track_name.to_string(),
+                });
+                self.notes.push(Vec::new());
+                idx
+            })
+    }
+}
+
+/// The notes of one track. A note-off (or note-on with velocity 0) closes every open note of its
+/// pitch and channel that started at an earlier tick.
+fn read_notes(track_idx: usize, track: &[Ev], tick_map: &TickMap, instruments: &mut Instruments) {
+    let mut track_name = String::new();
+    let mut current_program = [0u8; 16];
+    let mut open: HashMap<(u8, u8), Vec<(u64, u8)>> = HashMap::new();
+    for ev in track {
+        match ev.kind {
+            TrackEventKind::Meta(MetaMessage::TrackName(name)) => {
+                // Names are cut to MAX_NAME_BYTES: a name is copied into every instrument of
+                // its track, and a multi-MB one would be copied thousands of times.
+                let name = &name[..name.len().min(MAX_NAME_BYTES)];
+                track_name = String::from_utf8_lossy(name).trim().to_string();
+            }
+            TrackEventKind::Midi { channel, message } => {
+                let ch = channel.as_int();
+                match message {
+                    MidiMessage::ProgramChange { program } => {
+                        current_program[ch as usize] = program.as_int();
+                    }
+                    MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                        open.entry((ch, key.as_int()))
+                            .or_default()
+                            .push((ev.tick, vel.as_int()));
+                    }
+                    MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                        let k = (ch, key.as_int());
+                        if let Some(open_notes) = open.remove(&k) {
+                            let end_tick = ev.tick;
+                            let (close, keep): (Vec<_>, Vec<_>) =
+                                open_notes.into_iter().partition(|(s, _)| *s != end_tick);
+                            for (start_tick, velocity) in &close {
+                                let program = current_program[ch as usize];
+                                let idx = instruments.get(program, ch, track_idx, &track_name);
+                                instruments.notes[idx as usize].push(Note {
+                                    pitch: key.as_int(),
+                                    velocity: *velocity,
+                                    start_time: tick_map.time(*start_tick),
+                                    end_time: tick_map.time(end_tick),
+                                    start_tick: *start_tick,
+                                    end_tick,
+                                    program,
+                                    instrument: idx,
+                                    is_drum: ch == 9,
+                                });
+                            }
+                            if !close.is_empty() && !keep.is_empty() {
+                                open.insert(k, keep);
                             }
                         }
-                        _ => {}
                     }
+                    _ => {}
                 }
-                _ => {}
             }
+            _ => {}
         }
     }
-    for notes in notes_per_instrument {
-        seq.notes.extend(notes);
-    }
-    seq.instruments = instrument_infos;
-    seq.update_total_time();
-    Ok(seq)
 }
 
 #[cfg(test)]

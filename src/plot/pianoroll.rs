@@ -95,175 +95,247 @@ pub fn draw_piano_roll_columns(
     names: &InstrumentNames,
     columns: Option<usize>,
 ) -> Canvas {
-    let pitched: Vec<&RollNote> = panels
-        .iter()
-        .flat_map(|p| &p.notes)
-        .filter(|n| !n.is_drum)
-        .collect();
-    let has_drums = panels.iter().flat_map(|p| &p.notes).any(|n| n.is_drum);
-    let (lo, hi) = if pitched.is_empty() {
-        (60u8, 72u8)
-    } else {
-        let lo = pitched
-            .iter()
-            .map(|n| n.pitch)
-            .min()
-            .unwrap_or(60)
-            .saturating_sub(2);
-        let hi = pitched
-            .iter()
-            .map(|n| n.pitch)
-            .max()
-            .unwrap_or(72)
-            .saturating_add(2)
-            .min(127);
-        (lo, hi.max(lo + 12))
-    };
-    let rows = (hi - lo + 1) as i64;
-    let max_steps = panels.iter().map(|p| p.steps).max().unwrap_or(16).max(1);
-    // Pixels per step: wide enough to read a 2-bar phrase, narrow enough for 16 bars.
-    let sx: i64 = if max_steps <= 64 {
-        10
-    } else if max_steps <= 128 {
-        5
-    } else {
-        3
-    };
-    let ry: i64 = if rows <= 30 {
-        10
-    } else if rows <= 50 {
-        7
-    } else {
-        5
-    };
-    let drum_ry: i64 = 8;
-    let panel_w = max_steps as i64 * sx;
-    let label_w: i64 = 40;
-    let gap: i64 = 16;
-    let cols = match columns {
-        Some(c) => c.clamp(1, panels.len().max(1)),
-        None => (2400 / (panel_w + gap)).clamp(1, panels.len().max(1) as i64) as usize,
-    };
-    let grid_rows = panels.len().div_ceil(cols).max(1);
-    let pitch_h = rows * ry;
-    let drum_h = if has_drums {
-        DRUM_CLASSES as i64 * drum_ry + 6
-    } else {
-        0
-    };
-    let cell_h = 18 + pitch_h + drum_h + 8;
-    let drum_label_w = if has_drums { 96 } else { 0 };
-    let left = label_w.max(drum_label_w);
-    let top: i64 = 34;
-    let legend_h: i64 = 24;
-    let width = left + cols as i64 * (panel_w + gap) + 8;
-    let height = top + grid_rows as i64 * cell_h + legend_h;
-    let mut c = Canvas::new(width as u32, height as u32, WHITE);
+    let l = Layout::new(panels, columns);
+    let mut c = Canvas::new(l.width as u32, l.height as u32, WHITE);
     c.text(8, 8, title, 2, BLACK);
-
-    // Colours by instrument, stable across panels.
-    let mut insts: Vec<(u32, bool)> = panels
-        .iter()
-        .flat_map(|p| &p.notes)
-        .map(|n| (n.instrument, n.is_drum))
-        .collect();
-    insts.sort_unstable();
-    insts.dedup();
-    let colour = |inst: u32, drum: bool| -> Color {
-        let i = insts.iter().position(|&x| x == (inst, drum)).unwrap_or(0);
-        PALETTE[i % PALETTE.len()]
-    };
-
+    let colours = Colours::new(panels);
     for (pi, p) in panels.iter().enumerate() {
-        let ox = left + (pi % cols) as i64 * (panel_w + gap);
-        let oy = top + (pi / cols) as i64 * cell_h;
-        c.text(ox, oy, &p.caption, 1, BLACK);
-        let py = oy + 14;
-        let w = p.steps as i64 * sx;
-        // Background: black-key rows shaded; C rows labelled in the first column of each row.
-        for pitch in lo..=hi {
-            let y = py + (hi - pitch) as i64 * ry;
-            let bg = if is_black_key(pitch) {
-                [243, 243, 243]
-            } else {
-                WHITE
-            };
-            c.fill_rect(ox, y, w, ry, bg);
-            if pitch % 12 == 0 && pi % cols == 0 {
-                let name = note_name(pitch);
-                c.text(
-                    ox - Canvas::text_width(&name, 1) - 4,
-                    y + ry / 2 - 4,
-                    &name,
-                    1,
-                    DARK_GREY,
-                );
-            }
-            if pitch % 12 == 0 {
-                c.fill_rect(ox, y + ry - 1, w, 1, LIGHT_GREY);
-            }
+        draw_panel(&mut c, &l, &colours, pi, p);
+    }
+    draw_legend(&mut c, &l, &colours, names);
+    c
+}
+
+/// Sizes and positions of a piano-roll picture, in pixels.
+struct Layout {
+    /// Lowest and highest pitch row.
+    lo: u8,
+    hi: u8,
+    has_drums: bool,
+    /// Pixels per step, per pitch row and per drum row.
+    sx: i64,
+    ry: i64,
+    drum_ry: i64,
+    panel_w: i64,
+    gap: i64,
+    /// Panels per row.
+    cols: usize,
+    pitch_h: i64,
+    drum_h: i64,
+    /// Height of one row of panels (caption, pitches, drums, bar numbers).
+    cell_h: i64,
+    /// Left margin (pitch and drum labels), top margin (title) and legend height.
+    left: i64,
+    top: i64,
+    legend_h: i64,
+    width: i64,
+    height: i64,
+}
+
+impl Layout {
+    fn new(panels: &[RollPanel], columns: Option<usize>) -> Self {
+        let pitched: Vec<&RollNote> = panels
+            .iter()
+            .flat_map(|p| &p.notes)
+            .filter(|n| !n.is_drum)
+            .collect();
+        let has_drums = panels.iter().flat_map(|p| &p.notes).any(|n| n.is_drum);
+        let (lo, hi) = if pitched.is_empty() {
+            (60u8, 72u8)
+        } else {
+            let lo = pitched
+                .iter()
+                .map(|n| n.pitch)
+                .min()
+                .unwrap_or(60)
+                .saturating_sub(2);
+            let hi = pitched
+                .iter()
+                .map(|n| n.pitch)
+                .max()
+                .unwrap_or(72)
+                .saturating_add(2)
+                .min(127);
+            (lo, hi.max(lo + 12))
+        };
+        let rows = (hi - lo + 1) as i64;
+        let max_steps = panels.iter().map(|p| p.steps).max().unwrap_or(16).max(1);
+        // Pixels per step: wide enough to read a 2-bar phrase, narrow enough for 16 bars.
+        let sx: i64 = if max_steps <= 64 {
+            10
+        } else if max_steps <= 128 {
+            5
+        } else {
+            3
+        };
+        let ry: i64 = if rows <= 30 {
+            10
+        } else if rows <= 50 {
+            7
+        } else {
+            5
+        };
+        let drum_ry: i64 = 8;
+        let panel_w = max_steps as i64 * sx;
+        let label_w: i64 = 40;
+        let gap: i64 = 16;
+        let cols = match columns {
+            Some(c) => c.clamp(1, panels.len().max(1)),
+            None => (2400 / (panel_w + gap)).clamp(1, panels.len().max(1) as i64) as usize,
+        };
+        let grid_rows = panels.len().div_ceil(cols).max(1);
+        let pitch_h = rows * ry;
+        let drum_h = if has_drums {
+            DRUM_CLASSES as i64 * drum_ry + 6
+        } else {
+            0
+        };
+        let cell_h = 18 + pitch_h + drum_h + 8;
+        let drum_label_w = if has_drums { 96 } else { 0 };
+        let left = label_w.max(drum_label_w);
+        let top: i64 = 34;
+        let legend_h: i64 = 24;
+        let width = left + cols as i64 * (panel_w + gap) + 8;
+        let height = top + grid_rows as i64 * cell_h + legend_h;
+        Layout {
+            lo,
+            hi,
+            has_drums,
+            sx,
+            ry,
+            drum_ry,
+            panel_w,
+            gap,
+            cols,
+            pitch_h,
+            drum_h,
+            cell_h,
+            left,
+            top,
+            legend_h,
+            width,
+            height,
         }
-        let dy = py + pitch_h + 6;
-        if has_drums {
-            for (k, name) in DRUM_CLASS_NAMES.iter().enumerate() {
-                let y = dy + k as i64 * drum_ry;
-                c.fill_rect(
-                    ox,
-                    y,
-                    w,
-                    drum_ry,
-                    if k % 2 == 0 { [246, 246, 246] } else { WHITE },
-                );
-                if pi % cols == 0 {
-                    c.text(ox - Canvas::text_width(name, 1) - 4, y, name, 1, DARK_GREY);
-                }
-            }
-        }
-        // Beat and bar lines.
-        let total_h = pitch_h + drum_h;
-        for s in (0..=p.steps).step_by(STEPS_PER_QUARTER as usize) {
-            let x = ox + s as i64 * sx;
-            let bar = s % STEPS_PER_BAR as usize == 0;
-            c.fill_rect(x, py, 1, total_h, if bar { GREY } else { LIGHT_GREY });
-            if bar && s < p.steps && (p.steps <= 64 || s % (4 * STEPS_PER_BAR as usize) == 0) {
-                let lab = (s / STEPS_PER_BAR as usize + 1).to_string();
-                c.text(x + 2, py + total_h + 1, &lab, 1, GREY);
-            }
-        }
-        // Notes, velocity as opacity.
-        for n in &p.notes {
-            let col = blend(
-                WHITE,
-                colour(n.instrument, n.is_drum),
-                0.45 + 0.55 * n.velocity as f64 / 127.0,
+    }
+}
+
+/// Colours by instrument, stable across panels: (instrument, is drum) keys in sorted order.
+struct Colours(Vec<(u32, bool)>);
+
+impl Colours {
+    fn new(panels: &[RollPanel]) -> Self {
+        let mut insts: Vec<(u32, bool)> = panels
+            .iter()
+            .flat_map(|p| &p.notes)
+            .map(|n| (n.instrument, n.is_drum))
+            .collect();
+        insts.sort_unstable();
+        insts.dedup();
+        Colours(insts)
+    }
+
+    fn of(&self, inst: u32, drum: bool) -> Color {
+        let i = self.0.iter().position(|&x| x == (inst, drum)).unwrap_or(0);
+        PALETTE[i % PALETTE.len()]
+    }
+}
+
+/// Panel `pi`: caption, pitch rows (labelled in the first column), drum rows, beat and bar
+/// lines, notes, frame.
+fn draw_panel(c: &mut Canvas, l: &Layout, colours: &Colours, pi: usize, p: &RollPanel) {
+    let (lo, hi, sx, ry, drum_ry) = (l.lo, l.hi, l.sx, l.ry, l.drum_ry);
+    let ox = l.left + (pi % l.cols) as i64 * (l.panel_w + l.gap);
+    let oy = l.top + (pi / l.cols) as i64 * l.cell_h;
+    let first_col = pi.is_multiple_of(l.cols);
+    c.text(ox, oy, &p.caption, 1, BLACK);
+    let py = oy + 14;
+    let w = p.steps as i64 * sx;
+    // Background: black-key rows shaded; C rows labelled in the first column of each row.
+    for pitch in lo..=hi {
+        let y = py + (hi - pitch) as i64 * ry;
+        let bg = if is_black_key(pitch) {
+            [243, 243, 243]
+        } else {
+            WHITE
+        };
+        c.fill_rect(ox, y, w, ry, bg);
+        if pitch % 12 == 0 && first_col {
+            let name = note_name(pitch);
+            c.text(
+                ox - Canvas::text_width(&name, 1) - 4,
+                y + ry / 2 - 4,
+                &name,
+                1,
+                DARK_GREY,
             );
-            let x0 = ox + (n.start * sx as f64).round() as i64;
-            let x1 = (ox + (n.end * sx as f64).round() as i64).min(ox + w);
-            if x0 >= ox + w {
-                continue;
-            }
-            if n.is_drum {
-                if let Some(k) = drum_class(n.pitch) {
-                    let y = dy + k as i64 * drum_ry;
-                    c.fill_rect(x0, y + 1, sx.max(2), drum_ry - 2, col);
-                }
-            } else if (lo..=hi).contains(&n.pitch) {
-                let y = py + (hi - n.pitch) as i64 * ry;
-                c.fill_rect(x0 + 1, y + 1, (x1 - x0 - 1).max(1), (ry - 1).max(1), col);
-                c.fill_rect(x0 + 1, y + 1, 1, (ry - 1).max(1), blend(col, BLACK, 0.5));
-            }
         }
-        c.rect(ox, py, w + 1, total_h, DARK_GREY);
-        if p.highlight {
-            for k in 1..=3 {
-                c.rect(ox - k, py - k, w + 1 + 2 * k, total_h + 2 * k, BLACK);
+        if pitch % 12 == 0 {
+            c.fill_rect(ox, y + ry - 1, w, 1, LIGHT_GREY);
+        }
+    }
+    let dy = py + l.pitch_h + 6;
+    if l.has_drums {
+        for (k, name) in DRUM_CLASS_NAMES.iter().enumerate() {
+            let y = dy + k as i64 * drum_ry;
+            c.fill_rect(
+                ox,
+                y,
+                w,
+                drum_ry,
+                if k % 2 == 0 { [246, 246, 246] } else { WHITE },
+            );
+            if first_col {
+                c.text(ox - Canvas::text_width(name, 1) - 4, y, name, 1, DARK_GREY);
             }
         }
     }
-    // Legend.
-    let mut lx = left;
-    let ly = height - legend_h + 6;
-    for &(inst, drum) in &insts {
+    // Beat and bar lines.
+    let total_h = l.pitch_h + l.drum_h;
+    for s in (0..=p.steps).step_by(STEPS_PER_QUARTER as usize) {
+        let x = ox + s as i64 * sx;
+        let bar = s % STEPS_PER_BAR as usize == 0;
+        c.fill_rect(x, py, 1, total_h, if bar { GREY } else { LIGHT_GREY });
+        if bar && s < p.steps && (p.steps <= 64 || s % (4 * STEPS_PER_BAR as usize) == 0) {
+            let lab = (s / STEPS_PER_BAR as usize + 1).to_string();
+            c.text(x + 2, py + total_h + 1, &lab, 1, GREY);
+        }
+    }
+    // Notes, velocity as opacity.
+    for n in &p.notes {
+        let col = blend(
+            WHITE,
+            colours.of(n.instrument, n.is_drum),
+            0.45 + 0.55 * n.velocity as f64 / 127.0,
+        );
+        let x0 = ox + (n.start * sx as f64).round() as i64;
+        let x1 = (ox + (n.end * sx as f64).round() as i64).min(ox + w);
+        if x0 >= ox + w {
+            continue;
+        }
+        if n.is_drum {
+            if let Some(k) = drum_class(n.pitch) {
+                let y = dy + k as i64 * drum_ry;
+                c.fill_rect(x0, y + 1, sx.max(2), drum_ry - 2, col);
+            }
+        } else if (lo..=hi).contains(&n.pitch) {
+            let y = py + (hi - n.pitch) as i64 * ry;
+            c.fill_rect(x0 + 1, y + 1, (x1 - x0 - 1).max(1), (ry - 1).max(1), col);
+            c.fill_rect(x0 + 1, y + 1, 1, (ry - 1).max(1), blend(col, BLACK, 0.5));
+        }
+    }
+    c.rect(ox, py, w + 1, total_h, DARK_GREY);
+    if p.highlight {
+        for k in 1..=3 {
+            c.rect(ox - k, py - k, w + 1 + 2 * k, total_h + 2 * k, BLACK);
+        }
+    }
+}
+
+/// One swatch and name per instrument along the bottom.
+fn draw_legend(c: &mut Canvas, l: &Layout, colours: &Colours, names: &InstrumentNames) {
+    let mut lx = l.left;
+    let ly = l.height - l.legend_h + 6;
+    for &(inst, drum) in &colours.0 {
         let name = if drum {
             "drums".to_string()
         } else {
@@ -273,11 +345,10 @@ pub fn draw_piano_roll_columns(
                 .map(|(_, n)| n.clone())
                 .unwrap_or_else(|| format!("instrument {inst}"))
         };
-        c.fill_rect(lx, ly, 12, 10, colour(inst, drum));
+        c.fill_rect(lx, ly, 12, 10, colours.of(inst, drum));
         c.text(lx + 16, ly + 1, &name, 1, BLACK);
         lx += Canvas::text_width(&name, 1) + 36;
     }
-    c
 }
 
 #[cfg(test)]

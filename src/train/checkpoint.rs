@@ -1,9 +1,5 @@
-//! Model folders and checkpoints, crash-consistent.
-//!
-//! A model folder is `model.mpk` + `config.json`. The weights are written first, then the config
-//! with a stamp of them (`"weights": {"bytes", "fnv64"}`); a load whose stamp does not match (a crash
-//! between the two renames) is a clean error. Configs without a stamp (older folders) still load.
-//! Every record is checked against the config before burn reads it ([`record_check`]).
+//! Training checkpoints, crash-consistent: the loop position ([`TrainState`]), and saving and
+//! resuming a run.
 //!
 //! Checkpoints: `<run>/checkpoint/{model.mpk, optimizer.mpk, state.json, config.json, complete.json}`.
 //! A new one is written into `checkpoint.tmp/`, `complete.json` (sizes and hashes of the other four)
@@ -11,16 +7,20 @@
 //! `checkpoint.tmp/` → `checkpoint/`) and the run folder fsynced. Whatever moment a kill hits, one
 //! of the three folders holds a complete checkpoint (after the first one); [`latest_checkpoint`]
 //! finds the newest complete one. `<run>/model.mpk` + `<run>/config.json` hold the latest weights
-//! for generation.
+//! for generation (model folders: [`crate::model::store`]).
 
-use super::rng::Rng;
 use crate::error::{Error, Result};
 use crate::io_util::write_atomic;
 use crate::model::record_check::{self, Leaf};
+use crate::model::store::{
+    complete_step, config_json, latest_checkpoint, load_checked, load_config, recorder,
+    save_model_bytes, sync_dir, Manifest, Stamp, CHECKPOINT_FILES, MANIFEST,
+};
 use crate::model::{Config, ModelConfig, MusicVae};
-use burn::module::Module;
-use burn::record::{FullPrecisionSettings, HalfPrecisionSettings, NamedMpkBytesRecorder, Recorder};
-use burn::tensor::backend::Backend;
+use crate::rng::Rng;
+use burn::optim::Optimizer;
+use burn::record::Recorder;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,207 +34,6 @@ pub struct TrainState {
     pub rng: Rng,
     pub skipped_steps: u64,
     pub elapsed_secs: f64,
-}
-
-pub fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
-    NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
-}
-
-/// Serialise a model's weights.
-pub fn model_bytes<B: Backend>(model: &MusicVae<B>) -> Result<Vec<u8>> {
-    recorder()
-        .record(model.clone().into_record(), ())
-        .map_err(|e| Error::Invalid(format!("cannot serialise the model: {e}")))
-}
-
-/// Size and FNV-1a hash of a file's bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stamp {
-    pub bytes: u64,
-    pub fnv64: u64,
-}
-
-impl Stamp {
-    pub fn of(bytes: &[u8]) -> Stamp {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for &b in bytes {
-            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        Stamp {
-            bytes: bytes.len() as u64,
-            fnv64: h,
-        }
-    }
-}
-
-/// fsync a folder (so the renames in it survive a power loss).
-fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::io(dir, e))
-}
-
-fn config_json(config: &Config, weights: Option<Stamp>) -> Result<Vec<u8>> {
-    let mut v = serde_json::to_value(config).map_err(|e| Error::Invalid(e.to_string()))?;
-    if let (Some(w), Some(obj)) = (weights, v.as_object_mut()) {
-        obj.insert(
-            "weights".into(),
-            serde_json::to_value(w).map_err(|e| Error::Invalid(e.to_string()))?,
-        );
-    }
-    serde_json::to_vec_pretty(&v).map_err(|e| Error::Invalid(e.to_string()))
-}
-
-/// Write `model.mpk`, then `config.json` stamped with the weights' size and hash (each atomically).
-pub fn save_model_bytes(dir: &Path, mpk: &[u8], config: &Config) -> Result<()> {
-    write_atomic(&dir.join("model.mpk"), mpk)?;
-    write_atomic(
-        &dir.join("config.json"),
-        &config_json(config, Some(Stamp::of(mpk)))?,
-    )?;
-    sync_dir(dir)
-}
-
-/// Write `config.json` and `model.mpk` into `dir` (see [`save_model_bytes`]).
-pub fn save_model<B: Backend>(dir: &Path, model: &MusicVae<B>, config: &Config) -> Result<()> {
-    save_model_bytes(dir, &model_bytes(model)?, config)
-}
-
-/// Write `config.json` and `model.mpk` with the weights stored as f16 (half the size; for shipping).
-/// [`load_model`] reads both precisions.
-pub fn save_model_f16<B: Backend>(dir: &Path, model: &MusicVae<B>, config: &Config) -> Result<()> {
-    let bytes = NamedMpkBytesRecorder::<HalfPrecisionSettings>::default()
-        .record(model.clone().into_record(), ())
-        .map_err(|e| Error::Invalid(format!("cannot serialise the model: {e}")))?;
-    save_model_bytes(dir, &bytes, config)
-}
-
-/// Read and validate a config.json, with the stamp of its weights if it has one.
-pub fn load_config_stamped(path: &Path) -> Result<(Config, Option<Stamp>)> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bad = |reason: String| Error::Json {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let mut v: serde_json::Value = serde_json::from_slice(&raw)
-        .map_err(|e| bad(format!("not a musicvae model config: {e}")))?;
-    let stamp = match v.as_object_mut().and_then(|o| o.remove("weights")) {
-        Some(w) => Some(
-            serde_json::from_value::<Stamp>(w)
-                .map_err(|e| bad(format!("bad \"weights\" stamp: {e}")))?,
-        ),
-        None => None,
-    };
-    let config: Config =
-        serde_json::from_value(v).map_err(|e| bad(format!("not a musicvae model config: {e}")))?;
-    config
-        .validate()
-        .map_err(|e| Error::bad_input(path, format!("{e}; this config.json cannot be used")))?;
-    Ok((config, stamp))
-}
-
-/// Read and validate a config.json.
-pub fn load_config(path: &Path) -> Result<Config> {
-    load_config_stamped(path).map(|(c, _)| c)
-}
-
-/// Check the record `bytes` (read from `path`) against `config` before anything is allocated from
-/// it: every tensor's byte length, the weight count the config implies, then the exact tensor
-/// names and shapes of a fresh model. Returns that fresh model and the record's tensors.
-pub fn check_model_record<B: Backend>(
-    path: &Path,
-    bytes: &[u8],
-    config: &ModelConfig,
-    device: &B::Device,
-) -> Result<(MusicVae<B>, Vec<Leaf>)> {
-    let leaves = record_check::tensors(bytes)
-        .map_err(|e| Error::bad_input(path, format!("{e}; the file is damaged")))?;
-    let (found, implied) = (record_check::total_elements(&leaves), config.num_params());
-    if found != implied {
-        return Err(Error::bad_input(
-            path,
-            format!("holds {found} weights but its config.json describes a model of {implied}; the two files do not belong together"),
-        ));
-    }
-    let fresh = MusicVae::<B>::new(config, 0, device);
-    let expected = record_check::tensors(&model_bytes(&fresh)?).map_err(Error::Invalid)?;
-    record_check::same_structure(&leaves, &expected).map_err(|e| {
-        Error::bad_input(
-            path,
-            format!("{e}; its config.json does not describe these weights"),
-        )
-    })?;
-    Ok((fresh, leaves))
-}
-
-/// Load checked weights (f32 or f16 record) into a fresh model.
-fn load_checked<B: Backend>(
-    path: &Path,
-    bytes: Vec<u8>,
-    config: &ModelConfig,
-    device: &B::Device,
-) -> Result<(MusicVae<B>, Vec<Leaf>)> {
-    let (fresh, leaves) = check_model_record::<B>(path, &bytes, config, device)?;
-    let half = leaves.iter().any(|l| l.dtype == "F16");
-    let record = if half {
-        NamedMpkBytesRecorder::<HalfPrecisionSettings>::default().load(bytes, device)
-    } else {
-        recorder().load(bytes, device)
-    }
-    .map_err(|e| {
-        Error::bad_input(
-            path,
-            format!("cannot read the weights ({e}); does config.json match them?"),
-        )
-    })?;
-    Ok((fresh.load_record(record), leaves))
-}
-
-/// Where a model directory keeps its weights: `dir/model.mpk`, else the newest complete checkpoint.
-pub fn model_files(dir: &Path) -> Option<(PathBuf, PathBuf)> {
-    let (m, c) = (dir.join("model.mpk"), dir.join("config.json"));
-    if m.is_file() && c.is_file() {
-        return Some((m, c));
-    }
-    latest_checkpoint(dir).map(|(d, _)| (d.join("model.mpk"), d.join("config.json")))
-}
-
-/// Load a model and its config from a model or run directory.
-pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<(MusicVae<B>, Config)> {
-    let (mut mp, mut cp) = model_files(dir).ok_or_else(|| {
-        Error::bad_input(
-            dir,
-            "no model here (expected model.mpk and config.json, or checkpoint/ with them)",
-        )
-    })?;
-    let (mut config, mut stamp) = load_config_stamped(&cp)?;
-    let mut bytes = std::fs::read(&mp).map_err(|e| Error::io(&mp, e))?;
-    if stamp.is_some_and(|s| s != Stamp::of(&bytes)) {
-        // A save interrupted between the two files: a run folder still has its checkpoint.
-        match latest_checkpoint(dir) {
-            Some((ck, _)) if mp.parent() == Some(dir) => {
-                (mp, cp) = (ck.join("model.mpk"), ck.join("config.json"));
-                (config, stamp) = load_config_stamped(&cp)?;
-                bytes = std::fs::read(&mp).map_err(|e| Error::io(&mp, e))?;
-            }
-            _ => {}
-        }
-        if stamp.is_some_and(|s| s != Stamp::of(&bytes)) {
-            return Err(Error::bad_input(&mp, format!("is not the file {} was saved with (an interrupted save?); save or copy the model folder again", cp.display())));
-        }
-    }
-    let (model, _) = load_checked::<B>(&mp, bytes, &config.model, device)?;
-    Ok((model, config))
-}
-
-const CHECKPOINT_FILES: [&str; 4] = ["model.mpk", "optimizer.mpk", "state.json", "config.json"];
-const MANIFEST: &str = "complete.json";
-
-/// Written last into a checkpoint folder: what a complete checkpoint holds.
-#[derive(Debug, Serialize, Deserialize)]
-struct Manifest {
-    step: u64,
-    files: BTreeMap<String, Stamp>,
 }
 
 /// Save a full checkpoint into `<run>/checkpoint` (see the module docs).
@@ -303,51 +102,6 @@ fn swap_in(run: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Step of `dir` if it holds a complete checkpoint: a `complete.json` whose sizes and hashes match
-/// the four files, or (folders written before `complete.json` existed; never `checkpoint.tmp`)
-/// the four files and a readable state.json.
-fn complete_step(dir: &Path, legacy_ok: bool) -> Option<u64> {
-    match std::fs::read(dir.join(MANIFEST)) {
-        Ok(raw) => {
-            let m: Manifest = serde_json::from_slice(&raw).ok()?;
-            for name in CHECKPOINT_FILES {
-                let want = m.files.get(name)?;
-                let bytes = std::fs::read(dir.join(name)).ok()?;
-                if Stamp::of(&bytes) != *want {
-                    return None;
-                }
-            }
-            Some(m.step)
-        }
-        Err(_) if legacy_ok => {
-            if !CHECKPOINT_FILES.iter().all(|f| dir.join(f).is_file()) {
-                return None;
-            }
-            let raw = std::fs::read(dir.join("state.json")).ok()?;
-            serde_json::from_slice::<TrainState>(&raw)
-                .ok()
-                .map(|s| s.step)
-        }
-        Err(_) => None,
-    }
-}
-
-/// The newest complete checkpoint of a run among `checkpoint/`, `checkpoint.tmp/` and
-/// `checkpoint.old/`, with its step.
-pub fn latest_checkpoint(run: &Path) -> Option<(PathBuf, u64)> {
-    [
-        ("checkpoint", true),
-        ("checkpoint.tmp", false),
-        ("checkpoint.old", true),
-    ]
-    .into_iter()
-    .filter_map(|(name, legacy)| {
-        let d = run.join(name);
-        complete_step(&d, legacy).map(|s| (d, s))
-    })
-    .reduce(|best, c| if c.1 > best.1 { c } else { best })
-}
-
 /// The checkpoint folder to resume from (see [`latest_checkpoint`]).
 pub fn checkpoint_dir(run: &Path) -> Option<PathBuf> {
     latest_checkpoint(run).map(|(d, _)| d)
@@ -360,9 +114,40 @@ pub fn resume_config(run: &Path) -> Result<Option<Config>> {
         .transpose()
 }
 
+/// Read back the checkpoint in `ck`, the mirror of [`save_checkpoint`]: its model (whose config
+/// must be `config`'s model config; the training settings may differ), the optimizer state loaded
+/// into the fresh `optim`, and the loop position. Weights and optimizer state are checked against
+/// the config before burn reads them.
+pub fn load_checkpoint<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
+    ck: &Path,
+    config: &Config,
+    optim: O,
+    device: &B::Device,
+) -> Result<(MusicVae<B>, O, TrainState)> {
+    let saved = load_config(&ck.join("config.json"))?;
+    if saved.model != config.model {
+        return Err(Error::bad_input(ck, "--resume: the saved model config differs from the requested one; resume without --config overrides"));
+    }
+    let (model, leaves) = load_checkpoint_model::<B>(ck, &config.model, device)?;
+    let op = ck.join("optimizer.mpk");
+    let ob = std::fs::read(&op).map_err(|e| Error::io(&op, e))?;
+    check_optimizer_record(&op, &ob, &leaves)?;
+    let orec = recorder()
+        .load(ob, device)
+        .map_err(|e| Error::bad_input(&op, format!("cannot read the optimizer state: {e}")))?;
+    let optim = optim.load_record(orec);
+    let sp = ck.join("state.json");
+    let raw = std::fs::read(&sp).map_err(|e| Error::io(&sp, e))?;
+    let state = serde_json::from_slice(&raw).map_err(|e| Error::Json {
+        path: sp.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok((model, optim, state))
+}
+
 /// Load a checkpoint's model (checked against `config`); returns its tensors for
 /// [`check_optimizer_record`].
-pub fn load_checkpoint_model<B: Backend>(
+fn load_checkpoint_model<B: Backend>(
     ck: &Path,
     config: &ModelConfig,
     device: &B::Device,
@@ -374,7 +159,7 @@ pub fn load_checkpoint_model<B: Backend>(
 
 /// Check an optimizer record: every tensor well formed, and each Adam moment the shape of the
 /// model parameter it belongs to.
-pub fn check_optimizer_record(path: &Path, bytes: &[u8], model: &[Leaf]) -> Result<()> {
+fn check_optimizer_record(path: &Path, bytes: &[u8], model: &[Leaf]) -> Result<()> {
     let leaves = record_check::tensors(bytes)
         .map_err(|e| Error::bad_input(path, format!("{e}; the file is damaged")))?;
     record_check::optimizer_matches(&leaves, model).map_err(|e| {
@@ -388,7 +173,6 @@ pub fn check_optimizer_record(path: &Path, bytes: &[u8], model: &[Leaf]) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::NdArray;
 
     fn state(step: u64) -> TrainState {
         TrainState {
@@ -447,30 +231,5 @@ mod tests {
         // A folder from before complete.json existed still resumes (never a bare tmp).
         std::fs::remove_file(cur.join(MANIFEST)).unwrap();
         assert_eq!(latest_checkpoint(run), Some((cur.clone(), 6)));
-    }
-
-    #[test]
-    fn f16_weights_load_and_stay_close() {
-        let cfg = Config::preset("tiny").unwrap();
-        let dev = Default::default();
-        let m = MusicVae::<NdArray<f32>>::new(&cfg.model, 3, &dev);
-        let (full, half) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        save_model(full.path(), &m, &cfg).unwrap();
-        save_model_f16(half.path(), &m, &cfg).unwrap();
-        let size = |d: &Path| std::fs::metadata(d.join("model.mpk")).unwrap().len();
-        assert!(
-            size(half.path()) * 10 < size(full.path()) * 6,
-            "f16 file is about half the size"
-        );
-        let (a, _) = load_model::<NdArray<f32>>(full.path(), &dev).unwrap();
-        let (b, _) = load_model::<NdArray<f32>>(half.path(), &dev).unwrap();
-        let wa: Vec<f32> = a.encoder.fwd[0].w_ih.val().into_data().to_vec().unwrap();
-        let wb: Vec<f32> = b.encoder.fwd[0].w_ih.val().into_data().to_vec().unwrap();
-        let max = wa
-            .iter()
-            .zip(&wb)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0f32, f32::max);
-        assert!(max < 1e-3 && max > 0.0, "f16 rounding: {max}");
     }
 }

@@ -1,9 +1,9 @@
 //! Training data: windows split by file into train / held-out, and epochs that take at most
 //! `max_windows_per_file` random windows of each training file (Magenta's cap of 5), shuffled.
 
-use super::rng::Rng;
 use crate::data::cache::Cache;
 use crate::data::converter::{DataKind, Window};
+use crate::rng::Rng;
 
 /// Windows of a cache, split.
 #[derive(Debug, Clone)]

@@ -2,13 +2,13 @@
 //! (free-running, temperature-1 samples fed back, as Magenta's eval with sampling probability 1)
 //! accuracy, overall and per bar position; reconstruction loss and KL.
 
-use super::rng::Rng;
 use crate::data::converter::Window;
 use crate::model::batch::make_batch;
 use crate::model::config::ModelConfig;
 use crate::model::decoder::StepNoise;
 use crate::model::loss::vae_loss;
 use crate::model::vae::{track_specs, DecodeMode, MusicVae};
+use crate::rng::Rng;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 

@@ -5,7 +5,6 @@ pub mod clip;
 pub mod curves;
 pub mod data;
 pub mod eval;
-pub mod rng;
 pub mod step;
 pub mod trainer;
 

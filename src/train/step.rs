@@ -4,12 +4,12 @@
 //! scheduled learning rate.
 
 use super::clip::{global_norm, scale_grads};
-use super::rng::Rng;
 use crate::model::batch::Batch;
 use crate::model::decoder::{StepNoise, TrackSpec};
 use crate::model::loss::{correct_counts, vae_loss};
 use crate::model::vae::DecodeMode;
 use crate::model::{Config, MusicVae};
+use crate::rng::Rng;
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor, TensorData};
 

@@ -2,25 +2,25 @@
 //! sampling, global-norm clipping (steps with a non-finite or huge norm are skipped and counted),
 //! periodic held-out evaluation on the inner backend, metrics.jsonl, atomic checkpoints, exact resume.
 
-use super::checkpoint::{
-    check_optimizer_record, latest_checkpoint, load_checkpoint_model, load_config, model_bytes,
-    recorder, save_checkpoint, TrainState,
-};
+use super::checkpoint::{load_checkpoint, save_checkpoint, TrainState};
 use super::data::{transpose_window, TrainData};
 use super::eval::{evaluate, EvalResult};
-use super::rng::Rng;
 use super::step::{host_normals, optimisation_step, scheduled_mode};
+use crate::data::converter::{DataKind, Window};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
+use crate::model::decoder::TrackSpec;
+use crate::model::store::{latest_checkpoint, model_bytes, recorder};
 use crate::model::vae::track_specs;
-use crate::model::{Config, MusicVae};
+use crate::model::{Config, MusicVae, TrainConfig};
+use crate::rng::Rng;
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, Optimizer};
 use burn::record::Recorder;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -90,7 +90,6 @@ pub fn train<B: AutodiffBackend>(
 ) -> Result<TrainSummary> {
     let tc = &config.train;
     let mc = &config.model;
-    let steps_len = mc.data.steps();
     let bsz = tc.batch_size;
     if data.train_windows() < bsz {
         return Err(Error::Invalid(format!(
@@ -105,87 +104,17 @@ pub fn train<B: AutodiffBackend>(
     crate::io_util::remove_stale_temps(&run.join("checkpoint.tmp"));
     let metrics_path = run.join("metrics.jsonl");
 
-    let mut model = MusicVae::<B>::new(mc, tc.seed, device);
-    let mut optim = AdamConfig::new()
+    let optim = AdamConfig::new()
         .with_beta_1(tc.adam_beta1 as f32)
         .with_beta_2(tc.adam_beta2 as f32)
         .with_epsilon(tc.adam_epsilon as f32)
         .init::<B, MusicVae<B>>();
-    let mut state = TrainState {
-        step: 0,
-        epoch: 0,
-        position: 0,
-        rng: Rng::new(tc.seed.wrapping_add(1)),
-        skipped_steps: 0,
-        elapsed_secs: 0.0,
-    };
+    let (mut model, mut optim, mut state) =
+        start_or_resume::<B, _>(config, opts, &metrics_path, optim, device)?;
 
-    let ck = latest_checkpoint(run).map(|(d, _)| d);
-    if let (true, Some(ck)) = (opts.resume, &ck) {
-        let saved = load_config(&ck.join("config.json"))?;
-        if saved.model != config.model {
-            return Err(Error::bad_input(ck, "--resume: the saved model config differs from the requested one; resume without --config overrides"));
-        }
-        let (loaded, leaves) = load_checkpoint_model::<B>(ck, mc, device)?;
-        model = loaded;
-        let op = ck.join("optimizer.mpk");
-        let ob = std::fs::read(&op).map_err(|e| Error::io(&op, e))?;
-        check_optimizer_record(&op, &ob, &leaves)?;
-        let orec = recorder()
-            .load(ob, device)
-            .map_err(|e| Error::bad_input(&op, format!("cannot read the optimizer state: {e}")))?;
-        optim = optim.load_record(orec);
-        let sp = ck.join("state.json");
-        let raw = std::fs::read(&sp).map_err(|e| Error::io(&sp, e))?;
-        state = serde_json::from_slice(&raw).map_err(|e| Error::Json {
-            path: sp.clone(),
-            reason: e.to_string(),
-        })?;
-        // Drop metric lines written after the checkpoint (they will be recomputed).
-        if let Ok(text) = std::fs::read_to_string(&metrics_path) {
-            let kept: String = text
-                .lines()
-                .filter(|l| {
-                    serde_json::from_str::<serde_json::Value>(l)
-                        .ok()
-                        .and_then(|v| v["step"].as_u64())
-                        .is_some_and(|s| s <= state.step)
-                })
-                .map(|l| format!("{l}\n"))
-                .collect();
-            crate::io_util::write_atomic(&metrics_path, kept.as_bytes())?;
-        }
-    } else if opts.resume && !started(run) {
-        return Err(Error::bad_input(
-            run,
-            "--resume: no checkpoint in this run folder",
-        ));
-    } else if !opts.resume && ck.is_some() {
-        return Err(Error::bad_input(
-            run,
-            "already holds a checkpoint: use --resume to continue it, or another --out",
-        ));
-    } else {
-        // A new run, or a resumed one killed before its first checkpoint was complete: step 0.
-        let _ = std::fs::remove_file(&metrics_path);
-    }
-
-    let mut metrics = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&metrics_path)
-        .map_err(|e| Error::io(&metrics_path, e))?;
+    let mut metrics = MetricsLog::open(metrics_path)?;
     let specs = track_specs(mc);
-    let eval_windows: Vec<&crate::data::converter::Window> = {
-        let mut v: Vec<usize> = data.eval.clone();
-        if tc.eval_windows > 0 && v.len() > tc.eval_windows {
-            let mut r = Rng::new(tc.split_seed);
-            r.shuffle(&mut v);
-            v.truncate(tc.eval_windows);
-            v.sort_unstable();
-        }
-        v.into_iter().map(|i| &data.windows[i]).collect()
-    };
+    let eval_windows = eval_subset(data, tc);
     let mut order = data.epoch_order(tc.seed, state.epoch);
     let t_start = Instant::now();
     let elapsed0 = state.elapsed_secs;
@@ -193,71 +122,28 @@ pub fn train<B: AutodiffBackend>(
     let mut interrupted = false;
     observer.on_start(state.step, tc.steps);
 
-    let checkpoint = |model: &MusicVae<B>, optim_bytes: Vec<u8>, st: &TrainState| -> Result<()> {
-        save_checkpoint(run, &model_bytes(model)?, &optim_bytes, st, config)
-    };
-
     while state.step < tc.steps {
         if opts.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
             interrupted = true;
             break;
         }
-        // Next batch.
-        if state.position + bsz > order.len() {
-            state.epoch += 1;
-            state.position = 0;
-            order = data.epoch_order(tc.seed, state.epoch);
-            if order.len() < bsz {
-                return Err(Error::Invalid(
-                    "fewer windows in an epoch than one batch".into(),
-                ));
-            }
-        }
-        let idx = &order[state.position..state.position + bsz];
-        state.position += bsz;
-        let batch_windows: Vec<crate::data::converter::Window> = idx
-            .iter()
-            .map(|&i| {
-                let k = if tc.transpose > 0 {
-                    state.rng.below((2 * tc.transpose + 1) as usize) as i32 - tc.transpose
-                } else {
-                    0
-                };
-                transpose_window(data.kind, &data.windows[i], k)
-            })
-            .collect();
-        let refs: Vec<&crate::data::converter::Window> = batch_windows.iter().collect();
-        let t0 = Instant::now();
-        let batch = make_batch::<B>(data.kind, &refs, device);
-
-        let step = state.step;
-        let p_sample = mc.sampling.probability(step);
-        let eps = host_normals::<B>(&mut state.rng, bsz, mc.z_size, device);
-        let mode = scheduled_mode(&mut state.rng, &batch, &specs, p_sample, device);
-        let (next, r) = optimisation_step(model, &mut optim, config, &batch, eps, mode, step);
+        let batch_windows = next_batch(data, tc, &mut state, &mut order)?;
+        let (next, m) = train_step(
+            model,
+            &mut optim,
+            config,
+            data.kind,
+            &batch_windows,
+            &specs,
+            &mut state,
+            device,
+        );
         model = next;
-        if r.skipped {
-            state.skipped_steps += 1;
-        }
-        let m = StepMetrics {
-            step: step + 1,
-            loss: r.loss,
-            r_loss: r.r_loss,
-            kl_bits: r.kl / std::f64::consts::LN_2,
-            beta: mc.beta(step),
-            lr: tc.learning_rate_at(step),
-            accuracy: r.correct / (bsz * steps_len * specs.len()) as f64,
-            sampling_probability: p_sample,
-            global_norm: r.global_norm,
-            skipped: r.skipped,
-            seq_per_sec: bsz as f64 / t0.elapsed().as_secs_f64().max(1e-9),
-        };
         state.step += 1;
         state.elapsed_secs = elapsed0 + t_start.elapsed().as_secs_f64();
         observer.on_step(&m);
         if state.step.is_multiple_of(opts.log_every.max(1)) || state.step == tc.steps {
-            let line = serde_json::to_string(&m).map_err(|e| Error::Invalid(e.to_string()))?;
-            writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
+            metrics.write(&m)?;
         }
         let do_eval = (tc.eval_every > 0 && state.step.is_multiple_of(tc.eval_every))
             || state.step == tc.steps;
@@ -272,34 +158,20 @@ pub fn train<B: AutodiffBackend>(
                 device,
             );
             observer.on_eval(state.step, &e);
-            let line = serde_json::to_string(&EvalLine {
+            metrics.write(&EvalLine {
                 step: state.step,
                 eval: e.clone(),
-            })
-            .map_err(|e| Error::Invalid(e.to_string()))?;
-            writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
+            })?;
             last_eval = Some(e);
         }
         if (tc.checkpoint_every > 0 && state.step.is_multiple_of(tc.checkpoint_every))
             || state.step == tc.steps
         {
-            metrics.flush().map_err(|e| Error::io(&metrics_path, e))?;
-            let ob = recorder()
-                .record(optim.to_record(), ())
-                .map_err(|e| Error::Invalid(format!("cannot serialise the optimizer: {e}")))?;
-            checkpoint(&model, ob, &state)?;
-            super::curves::draw_curves(run)?;
-            observer.on_checkpoint(state.step);
+            checkpoint(run, config, &model, &optim, &state, &mut metrics, observer)?;
         }
     }
     if interrupted {
-        metrics.flush().map_err(|e| Error::io(&metrics_path, e))?;
-        let ob = recorder()
-            .record(optim.to_record(), ())
-            .map_err(|e| Error::Invalid(format!("cannot serialise the optimizer: {e}")))?;
-        checkpoint(&model, ob, &state)?;
-        super::curves::draw_curves(run)?;
-        observer.on_checkpoint(state.step);
+        checkpoint(run, config, &model, &optim, &state, &mut metrics, observer)?;
     }
     Ok(TrainSummary {
         final_step: state.step,
@@ -307,4 +179,203 @@ pub fn train<B: AutodiffBackend>(
         interrupted,
         last_eval,
     })
+}
+
+/// Where the run starts: a fresh model (from the seed), the fresh `optim` and step 0, or with
+/// `--resume` the run's newest checkpoint (metric lines written after it are dropped; they will be
+/// recomputed). Refuses `--resume` in a folder where no run was started, and a fresh start in a
+/// folder that holds a checkpoint.
+fn start_or_resume<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
+    config: &Config,
+    opts: &TrainOptions,
+    metrics_path: &Path,
+    optim: O,
+    device: &B::Device,
+) -> Result<(MusicVae<B>, O, TrainState)> {
+    let tc = &config.train;
+    let run = opts.run_dir;
+    let model = MusicVae::<B>::new(&config.model, tc.seed, device);
+    let state = TrainState {
+        step: 0,
+        epoch: 0,
+        position: 0,
+        rng: Rng::new(tc.seed.wrapping_add(1)),
+        skipped_steps: 0,
+        elapsed_secs: 0.0,
+    };
+    match (opts.resume, latest_checkpoint(run).map(|(d, _)| d)) {
+        (true, Some(ck)) => {
+            let (model, optim, state) = load_checkpoint::<B, O>(&ck, config, optim, device)?;
+            drop_metrics_after(metrics_path, state.step)?;
+            Ok((model, optim, state))
+        }
+        (true, None) if !started(run) => Err(Error::bad_input(
+            run,
+            "--resume: no checkpoint in this run folder",
+        )),
+        (false, Some(_)) => Err(Error::bad_input(
+            run,
+            "already holds a checkpoint: use --resume to continue it, or another --out",
+        )),
+        _ => {
+            // A new run, or a resumed one killed before its first checkpoint was complete: step 0.
+            let _ = std::fs::remove_file(metrics_path);
+            Ok((model, optim, state))
+        }
+    }
+}
+
+/// Drop the lines of metrics.jsonl written after `step` (a resumed run recomputes them).
+fn drop_metrics_after(metrics_path: &Path, step: u64) -> Result<()> {
+    if let Ok(text) = std::fs::read_to_string(metrics_path) {
+        let kept: String = text
+            .lines()
+            .filter(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .and_then(|v| v["step"].as_u64())
+                    .is_some_and(|s| s <= step)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        crate::io_util::write_atomic(metrics_path, kept.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// metrics.jsonl, open for appending: one JSON object per line.
+struct MetricsLog {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl MetricsLog {
+    fn open(path: PathBuf) -> Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(MetricsLog { file, path })
+    }
+
+    fn write(&mut self, line: &impl Serialize) -> Result<()> {
+        let line = serde_json::to_string(line).map_err(|e| Error::Invalid(e.to_string()))?;
+        writeln!(self.file, "{line}").map_err(|e| Error::io(&self.path, e))
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.file.flush().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// The held-out windows evaluated during training: all of them, or a fixed random
+/// `eval_windows` of them (same on every evaluation and after a resume).
+fn eval_subset<'a>(data: &'a TrainData, tc: &TrainConfig) -> Vec<&'a Window> {
+    let mut v: Vec<usize> = data.eval.clone();
+    if tc.eval_windows > 0 && v.len() > tc.eval_windows {
+        let mut r = Rng::new(tc.split_seed);
+        r.shuffle(&mut v);
+        v.truncate(tc.eval_windows);
+        v.sort_unstable();
+    }
+    v.into_iter().map(|i| &data.windows[i]).collect()
+}
+
+/// The next batch's windows (a new epoch's order when this one has too few left), each
+/// transposed by a random number of semitones within ±`transpose`.
+fn next_batch(
+    data: &TrainData,
+    tc: &TrainConfig,
+    state: &mut TrainState,
+    order: &mut Vec<usize>,
+) -> Result<Vec<Window>> {
+    let bsz = tc.batch_size;
+    if state.position + bsz > order.len() {
+        state.epoch += 1;
+        state.position = 0;
+        *order = data.epoch_order(tc.seed, state.epoch);
+        if order.len() < bsz {
+            return Err(Error::Invalid(
+                "fewer windows in an epoch than one batch".into(),
+            ));
+        }
+    }
+    let idx = &order[state.position..state.position + bsz];
+    state.position += bsz;
+    Ok(idx
+        .iter()
+        .map(|&i| {
+            let k = if tc.transpose > 0 {
+                state.rng.below((2 * tc.transpose + 1) as usize) as i32 - tc.transpose
+            } else {
+                0
+            };
+            transpose_window(data.kind, &data.windows[i], k)
+        })
+        .collect())
+}
+
+/// One optimisation step on `windows` (of `kind`) at step `state.step` (ε and scheduled-sampling
+/// draws from `state.rng`; a skipped step is counted): the updated model and the step's metrics.
+#[allow(clippy::too_many_arguments)]
+fn train_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
+    model: MusicVae<B>,
+    optim: &mut O,
+    config: &Config,
+    kind: DataKind,
+    windows: &[Window],
+    specs: &[TrackSpec],
+    state: &mut TrainState,
+    device: &B::Device,
+) -> (MusicVae<B>, StepMetrics) {
+    let (tc, mc) = (&config.train, &config.model);
+    let bsz = windows.len();
+    let refs: Vec<&Window> = windows.iter().collect();
+    let t0 = Instant::now();
+    let batch = make_batch::<B>(kind, &refs, device);
+
+    let step = state.step;
+    let p_sample = mc.sampling.probability(step);
+    let eps = host_normals::<B>(&mut state.rng, bsz, mc.z_size, device);
+    let mode = scheduled_mode(&mut state.rng, &batch, specs, p_sample, device);
+    let (next, r) = optimisation_step(model, optim, config, &batch, eps, mode, step);
+    if r.skipped {
+        state.skipped_steps += 1;
+    }
+    let m = StepMetrics {
+        step: step + 1,
+        loss: r.loss,
+        r_loss: r.r_loss,
+        kl_bits: r.kl / std::f64::consts::LN_2,
+        beta: mc.beta(step),
+        lr: tc.learning_rate_at(step),
+        accuracy: r.correct / (bsz * mc.data.steps() * specs.len()) as f64,
+        sampling_probability: p_sample,
+        global_norm: r.global_norm,
+        skipped: r.skipped,
+        seq_per_sec: bsz as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+    };
+    (next, m)
+}
+
+/// Flush the metrics, write a checkpoint of `model` and `optim` at `state`, redraw the curves and
+/// tell the observer.
+fn checkpoint<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
+    run: &Path,
+    config: &Config,
+    model: &MusicVae<B>,
+    optim: &O,
+    state: &TrainState,
+    metrics: &mut MetricsLog,
+    observer: &mut dyn TrainObserver,
+) -> Result<()> {
+    metrics.flush()?;
+    let ob = recorder()
+        .record(optim.to_record(), ())
+        .map_err(|e| Error::Invalid(format!("cannot serialise the optimizer: {e}")))?;
+    save_checkpoint(run, &model_bytes(model)?, &ob, state, config)?;
+    super::curves::draw_curves(run)?;
+    observer.on_checkpoint(state.step);
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! A small, checkpointable random generator (xoshiro256**, seeded by SplitMix64). Every random choice
 //! of training (window sampling, order, transposition, ε, scheduled-sampling draws, Gumbel noise)
-//! comes from it, so a run resumed from a checkpoint continues exactly.
+//! comes from it, so a run resumed from a checkpoint continues exactly. Generation, the classifier
+//! and the benchmarks draw from it too (it sits below every other module).
 
 use serde::{Deserialize, Serialize};
 
