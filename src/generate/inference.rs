@@ -5,7 +5,7 @@
 use crate::data::converter::{DataKind, Window};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
-use crate::model::decoder::StepNoise;
+use crate::model::noise::StepNoise;
 use crate::model::vae::{track_specs, DecodeMode};
 use crate::model::{Config, MusicVae};
 use crate::train::checkpoint::load_model;
@@ -134,22 +134,8 @@ impl<B: Backend> Vae<B> {
             let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
             let z: Tensor<B, 2> =
                 Tensor::from_data(TensorData::new(flat, [n, z_size]), &self.device); // [n, Z]
-            let gumbel = (temperature > 0.0).then(|| {
-                specs
-                    .iter()
-                    .map(|s| {
-                        Tensor::from_data(
-                            TensorData::new(rng.gumbels(n * steps * s.depth), [n, steps, s.depth]),
-                            &self.device,
-                        )
-                    }) // [n, T, depth]
-                    .collect()
-            });
-            let noise = StepNoise {
-                feed_sample: None,
-                gumbel,
-                temperature,
-            };
+            let noise =
+                StepNoise::draw(&mut rng, &specs, n, steps, temperature, None, &self.device);
             let decoded = self.model.decode(
                 &self.config.model,
                 z,

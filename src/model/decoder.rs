@@ -4,9 +4,10 @@
 //! known, whole sequence) and stepwise with the model's own samples fed back (scheduled sampling,
 //! free-running evaluation and generation).
 
-use super::batch::TrackInput;
+use super::batch::{TrackInput, TrackSpec};
 use super::init::{Dense, InitRng};
 use super::lstm::{LstmState, StackedLstm};
+use super::noise::StepNoise;
 use burn::module::Module;
 use burn::tensor::activation::tanh;
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
@@ -21,24 +22,6 @@ pub struct CoreDecoder<B: Backend> {
     pub out: Dense<B>,
     /// Width of the previous-token part of the input.
     pub in_width: usize,
-}
-
-/// Everything the stepwise decoder needs to turn logits into the next input.
-#[derive(Debug, Clone)]
-pub struct TrackSpec {
-    pub depth: usize,
-    pub input: TrackInput,
-}
-
-/// Host-made randomness for one stepwise decode (so runs are reproducible and resumable).
-#[derive(Debug, Clone)]
-pub struct StepNoise<B: Backend> {
-    /// `[N, T]`: 1 where the model's own sample is fed instead of the truth.
-    pub feed_sample: Option<Tensor<B, 2>>,
-    /// Per track `[N, T, depth]` Gumbel noise; None = argmax.
-    pub gumbel: Option<Vec<Tensor<B, 3>>>,
-    /// Logits are divided by this before the Gumbel-max draw.
-    pub temperature: f64,
 }
 
 impl<B: Backend> CoreDecoder<B> {

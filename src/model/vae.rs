@@ -1,10 +1,11 @@
 //! MusicVAE: bidirectional LSTM encoder → (μ, σ = softplus) → z → flat or hierarchical decoder.
 
-use super::batch::{input_width, track_inputs};
+use super::batch::{input_width, track_inputs, TrackSpec};
 use super::config::ModelConfig;
-use super::decoder::{input_tables, CoreDecoder, StepNoise, TrackSpec};
+use super::decoder::{input_tables, CoreDecoder};
 use super::init::{Dense, InitRng};
 use super::lstm::{BiLstm, StackedLstm};
+use super::noise::StepNoise;
 use burn::module::Module;
 use burn::tensor::activation::{softplus, tanh};
 use burn::tensor::{backend::Backend, Int, Tensor};

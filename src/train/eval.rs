@@ -6,8 +6,8 @@ use super::rng::Rng;
 use crate::data::converter::Window;
 use crate::model::batch::make_batch;
 use crate::model::config::ModelConfig;
-use crate::model::decoder::StepNoise;
 use crate::model::loss::vae_loss;
+use crate::model::noise::StepNoise;
 use crate::model::vae::{track_specs, DecodeMode, MusicVae};
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -96,26 +96,13 @@ fn count_pass<B: Backend>(
             inputs: bt.inputs.clone(),
         },
     );
-    let gumbel = specs
-        .iter()
-        .map(|s| {
-            Tensor::from_data(
-                TensorData::new(rng.gumbels(b * steps * s.depth), [b, steps, s.depth]),
-                device,
-            ) // [b, steps, depth]
-        })
-        .collect();
     let sampled = model.decode(
         cfg,
         z,
         steps,
         DecodeMode::Stepwise {
             inputs: None,
-            noise: StepNoise {
-                feed_sample: None,
-                gumbel: Some(gumbel),
-                temperature: 1.0,
-            },
+            noise: StepNoise::draw(rng, &specs, b, steps, 1.0, None, device),
         },
     );
     for k in 0..specs.len() {
