@@ -1,6 +1,8 @@
 //! MusicVAE: bidirectional LSTM encoder → (μ, σ = softplus) → z → flat or hierarchical decoder.
+//! The model carries its own shape (tracks, hierarchy levels, window length), set from the config
+//! at construction, so decoding needs only z and a mode.
 
-use super::batch::{input_width, track_inputs, TrackSpec};
+use super::batch::{input_width, TrackSpec};
 use super::config::ModelConfig;
 use super::decoder::{input_tables, CoreDecoder};
 use super::init::{Dense, InitRng};
@@ -28,6 +30,14 @@ pub struct MusicVae<B: Backend> {
     /// Flat: one core over all tracks, conditioned on z. Hierarchical: one core per track,
     /// conditioned on the bar embedding.
     pub cores: Vec<CoreDecoder<B>>,
+    /// The tracks it decodes (token classes and input encoding of each), from the config's data.
+    /// Not a weight: set at construction; the record stores no data for this field or the next two
+    /// (burn writes an empty entry for each, and files without them load as before).
+    pub tracks: Vec<TrackSpec>,
+    /// Hierarchical decoder: `[bars, steps per bar]` (Magenta's `level_lengths`); None = flat.
+    pub level_lengths: Option<[usize; 2]>,
+    /// Steps of a window.
+    pub steps: usize,
 }
 
 /// Decoder outputs.
@@ -51,16 +61,6 @@ pub enum DecodeMode<B: Backend> {
     },
 }
 
-pub fn track_specs(cfg: &ModelConfig) -> Vec<TrackSpec> {
-    cfg.data
-        .kind
-        .track_depths()
-        .into_iter()
-        .zip(track_inputs(cfg.data.kind))
-        .map(|(depth, input)| TrackSpec { depth, input })
-        .collect()
-}
-
 impl<B: Backend> MusicVae<B> {
     /// A freshly initialised model (deterministic in `seed`).
     pub fn new(cfg: &ModelConfig, seed: u64, device: &B::Device) -> Self {
@@ -70,7 +70,14 @@ impl<B: Backend> MusicVae<B> {
         let s = encoder.summary_size();
         let mu = Dense::normal(s, cfg.z_size, 0.001, &mut rng, device);
         let sigma = Dense::normal(s, cfg.z_size, 0.001, &mut rng, device);
-        let specs = track_specs(cfg);
+        let specs: Vec<TrackSpec> = cfg
+            .data
+            .kind
+            .representation()
+            .tracks
+            .iter()
+            .map(TrackSpec::of)
+            .collect();
         let (conductor, cores) = match cfg.hierarchical {
             None => {
                 let out: usize = specs.iter().map(|t| t.depth).sum();
@@ -115,6 +122,9 @@ impl<B: Backend> MusicVae<B> {
             sigma,
             conductor,
             cores,
+            tracks: specs,
+            level_lengths: cfg.hierarchical,
+            steps: cfg.data.steps(),
         }
     }
 
@@ -143,15 +153,10 @@ impl<B: Backend> MusicVae<B> {
         h
     }
 
-    /// Decode z `[B, Z]` into `steps` steps.
-    pub fn decode(
-        &self,
-        cfg: &ModelConfig,
-        z: Tensor<B, 2>,
-        steps: usize,
-        mode: DecodeMode<B>,
-    ) -> DecodeOut<B> {
-        let specs = track_specs(cfg);
+    /// Decode z `[B, Z]` into a window of [`steps`](Self::steps) steps of every track.
+    pub fn decode(&self, z: Tensor<B, 2>, mode: DecodeMode<B>) -> DecodeOut<B> {
+        let specs = &self.tracks;
+        let steps = self.steps;
         let [b, _] = z.dims();
         let device = z.device();
         let widths: Vec<usize> = specs.iter().map(|t| t.input.width()).collect();
@@ -189,18 +194,18 @@ impl<B: Backend> MusicVae<B> {
                 DecodeOut { logits, tokens }
             }
             (None, DecodeMode::Stepwise { inputs, noise }) => {
-                let tables = input_tables::<B>(&specs, &device);
+                let tables = input_tables::<B>(specs, &device);
                 let first = Tensor::zeros([b, w], &device);
                 let truth = inputs.map(shift);
                 let (logits, tokens) =
-                    self.cores[0].stepwise(z, first, truth, steps, &specs, &noise, &tables);
+                    self.cores[0].stepwise(z, first, truth, steps, specs, &noise, &tables);
                 DecodeOut {
                     logits: split_tracks(logits, &depths),
                     tokens,
                 }
             }
             (Some(c), mode) => {
-                let [bars, per_bar] = cfg.hierarchical.unwrap_or([1, steps]);
+                let [bars, per_bar] = self.level_lengths.unwrap_or([1, steps]);
                 let emb = self.conduct(c, z, bars); // [B, U, H]
                 let h = emb.dims()[2];
                 match mode {

@@ -78,10 +78,9 @@ pub fn optimisation_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
     step: u64,
 ) -> (MusicVae<B>, StepResult) {
     let (mc, tc) = (&config.model, &config.train);
-    let steps = mc.data.steps();
     let (mu, sigma) = model.encode(batch.inputs.clone()); // [B, Z] each
     let z = mu.clone() + sigma.clone() * eps; // [B, Z]
-    let out = model.decode(mc, z, steps, mode);
+    let out = model.decode(z, mode);
     let terms = vae_loss(
         &out.logits,
         &batch.targets,

@@ -12,7 +12,6 @@ use super::rng::Rng;
 use super::step::{host_normals, optimisation_step, scheduled_mode};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
-use crate::model::vae::track_specs;
 use crate::model::{Config, MusicVae};
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, Optimizer};
@@ -175,7 +174,7 @@ pub fn train<B: AutodiffBackend>(
         .append(true)
         .open(&metrics_path)
         .map_err(|e| Error::io(&metrics_path, e))?;
-    let specs = track_specs(mc);
+    let specs = model.tracks.clone();
     let eval_windows: Vec<&crate::data::converter::Window> = {
         let mut v: Vec<usize> = data.eval.clone();
         if tc.eval_windows > 0 && v.len() > tc.eval_windows {
