@@ -4,6 +4,8 @@ pub mod batch;
 pub mod config;
 pub mod decoder;
 pub mod export;
+pub mod flat_decoder;
+pub mod hier_decoder;
 pub mod init;
 pub mod loss;
 pub mod lstm;

@@ -49,4 +49,17 @@ impl<B: Backend> StepNoise<B> {
             temperature,
         }
     }
+
+    /// The noise of steps `start..start + len` of track `k` alone (one bar of one track of the
+    /// hierarchical decoder).
+    pub fn narrow(&self, k: usize, start: usize, len: usize) -> Self {
+        StepNoise {
+            feed_sample: self.feed_sample.clone().map(|m| m.narrow(1, start, len)), // [N, len]
+            gumbel: self
+                .gumbel
+                .clone()
+                .map(|g| vec![g[k].clone().narrow(1, start, len)]), // [N, len, depth_k]
+            temperature: self.temperature,
+        }
+    }
 }
