@@ -92,9 +92,7 @@ fn save_then_load_gives_identical_logits() {
         let logits = |m: &MusicVae<B>| -> Vec<f32> {
             let (mu, _) = m.encode(batch.inputs.clone());
             let out = m.decode(
-                &cfg.model,
                 mu,
-                cfg.model.data.steps(),
                 DecodeMode::TeacherForced {
                     inputs: batch.inputs.clone(),
                 },

@@ -57,9 +57,7 @@ pub fn write_agreement_case<B: Backend>(
     let (mu, sigma) = model.encode(batch.inputs.clone());
     let z = mu.clone() + sigma.clone() * eps; // [B, Z]
     let out = model.decode(
-        mc,
         z,
-        mc.data.steps(),
         DecodeMode::TeacherForced {
             inputs: batch.inputs.clone(),
         },

@@ -5,7 +5,6 @@ use crate::data::converter::{DataKind, Window};
 use crate::data::representation::Vocab;
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
-use crate::model::vae::track_specs;
 use crate::model::{Config, MusicVae};
 use crate::rng::Rng;
 use crate::train::step::{host_normals, optimisation_step, scheduled_mode};
@@ -96,7 +95,7 @@ pub fn train_speed<B: AutodiffBackend>(
         .with_beta_2(tc.adam_beta2 as f32)
         .with_epsilon(tc.adam_epsilon as f32)
         .init::<B, MusicVae<B>>();
-    let specs = track_specs(mc);
+    let specs = model.tracks.clone();
     let mut rng = Rng::new(tc.seed);
     let p = match mode {
         DecoderMode::TeacherForced => 0.0,

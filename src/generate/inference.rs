@@ -5,9 +5,9 @@
 use crate::data::converter::{DataKind, Window};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
-use crate::model::decoder::StepNoise;
+use crate::model::noise::StepNoise;
 use crate::model::store::load_model;
-use crate::model::vae::{track_specs, DecodeMode};
+use crate::model::vae::DecodeMode;
 use crate::model::{Config, MusicVae};
 use crate::rng::Rng;
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
@@ -126,34 +126,23 @@ impl<B: Backend> Vae<B> {
             ));
         }
         let mut rng = Rng::new(seed);
-        let steps = self.steps();
-        let specs = track_specs(&self.config.model);
         let mut out = Vec::with_capacity(zs.len());
         for chunk in zs.chunks(MAX_BATCH) {
             let n = chunk.len();
             let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
             let z: Tensor<B, 2> =
                 Tensor::from_data(TensorData::new(flat, [n, z_size]), &self.device); // [n, Z]
-            let gumbel = (temperature > 0.0).then(|| {
-                specs
-                    .iter()
-                    .map(|s| {
-                        Tensor::from_data(
-                            TensorData::new(rng.gumbels(n * steps * s.depth), [n, steps, s.depth]),
-                            &self.device,
-                        )
-                    }) // [n, T, depth]
-                    .collect()
-            });
-            let noise = StepNoise {
-                feed_sample: None,
-                gumbel,
+            let noise = StepNoise::draw(
+                &mut rng,
+                &self.model.tracks,
+                n,
+                self.model.steps,
                 temperature,
-            };
+                None,
+                &self.device,
+            );
             let decoded = self.model.decode(
-                &self.config.model,
                 z,
-                steps,
                 DecodeMode::Stepwise {
                     inputs: None,
                     noise,

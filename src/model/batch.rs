@@ -1,5 +1,6 @@
 //! Windows → model inputs. Each track's tokens become an input encoding (one-hot, or Magenta's drum
 //! roll: 9 class bits + a "no hit" bit for the drums configs) concatenated per step, and integer targets.
+//! [`TrackSpec`] is a track as the decoder sees it: its token classes and its input encoding.
 
 use crate::data::converter::{DataKind, Window};
 use crate::data::representation::{InputEncoding, Track};
@@ -52,6 +53,23 @@ impl TrackInput {
             self.write(tok as u16, &mut t[tok * w..(tok + 1) * w]);
         }
         t
+    }
+}
+
+/// One output track of the decoder: its token classes and how a chosen token is fed back.
+#[derive(Debug, Clone)]
+pub struct TrackSpec {
+    pub depth: usize,
+    pub input: TrackInput,
+}
+
+impl TrackSpec {
+    /// The spec of a representation's track.
+    pub fn of(track: &Track) -> Self {
+        TrackSpec {
+            depth: track.depth(),
+            input: TrackInput::of(track),
+        }
     }
 }
 

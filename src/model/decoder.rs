@@ -2,11 +2,13 @@
 //! tanh(dense(conditioning)), whose input at every step is previous-token encoding ‖ conditioning, and
 //! whose top output goes through a dense layer to logits. Two ways to run it: teacher-forced (inputs
 //! known, whole sequence) and stepwise with the model's own samples fed back (scheduled sampling,
-//! free-running evaluation and generation).
+//! free-running evaluation and generation). The decode modes and outputs of the flat and hierarchical
+//! decoders, and what both use (input shift, track split, token encoding, argmax), are here too.
 
-use super::batch::TrackInput;
+use super::batch::{TrackInput, TrackSpec};
 use super::init::{Dense, InitRng};
 use super::lstm::{LstmState, StackedLstm};
+use super::noise::StepNoise;
 use burn::module::Module;
 use burn::tensor::activation::tanh;
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
@@ -23,22 +25,25 @@ pub struct CoreDecoder<B: Backend> {
     pub in_width: usize,
 }
 
-/// Everything the stepwise decoder needs to turn logits into the next input.
+/// Decoder outputs.
 #[derive(Debug, Clone)]
-pub struct TrackSpec {
-    pub depth: usize,
-    pub input: TrackInput,
+pub struct DecodeOut<B: Backend> {
+    /// Per track `[B, T, depth]`.
+    pub logits: Vec<Tensor<B, 3>>,
+    /// Per track `[B, T]`: argmax (teacher forcing) or the tokens fed back (stepwise).
+    pub tokens: Vec<Tensor<B, 2, Int>>,
 }
 
-/// Host-made randomness for one stepwise decode (so runs are reproducible and resumable).
+/// How to decode.
 #[derive(Debug, Clone)]
-pub struct StepNoise<B: Backend> {
-    /// `[N, T]`: 1 where the model's own sample is fed instead of the truth.
-    pub feed_sample: Option<Tensor<B, 2>>,
-    /// Per track `[N, T, depth]` Gumbel noise; None = argmax.
-    pub gumbel: Option<Vec<Tensor<B, 3>>>,
-    /// Logits are divided by this before the Gumbel-max draw.
-    pub temperature: f64,
+pub enum DecodeMode<B: Backend> {
+    /// True previous tokens as inputs. `inputs` `[B, T, W]` are the (unshifted) encoded tokens.
+    TeacherForced { inputs: Tensor<B, 3> },
+    /// Step by step, feeding back samples where `noise.feed_sample` says (all of them if None and no inputs).
+    Stepwise {
+        inputs: Option<Tensor<B, 3>>,
+        noise: StepNoise<B>,
+    },
 }
 
 impl<B: Backend> CoreDecoder<B> {
@@ -145,11 +150,7 @@ impl<B: Backend> CoreDecoder<B> {
                     _ => lk,
                 };
                 let tok = scored.argmax(1).squeeze_dim::<1>(1); // [N]
-                let oh = tok.clone().one_hot::<2>(tr.depth).float(); // [N, depth]
-                let enc = match &tables[k] {
-                    Some(tab) => oh.matmul(tab.clone()), // [N, width]
-                    None => oh,
-                };
+                let enc = encode_tokens(tok.clone(), tr.depth, tables[k].as_ref()); // [N, width]
                 parts.push(enc);
                 tokens[k].push(tok);
             }
@@ -184,5 +185,50 @@ pub fn input_tables<B: Backend>(
                 device,
             )),
         })
+        .collect()
+}
+
+/// Tokens `[N]` → their input encoding `[N, width]`: one-hot over `depth`, mapped through the
+/// track's table (from [`input_tables`]) when its encoding is not one-hot.
+pub fn encode_tokens<B: Backend>(
+    tokens: Tensor<B, 1, Int>,
+    depth: usize,
+    table: Option<&Tensor<B, 2>>,
+) -> Tensor<B, 2> {
+    let oh = tokens.one_hot::<2>(depth).float(); // [N, depth]
+    match table {
+        Some(tab) => oh.matmul(tab.clone()), // [N, width]
+        None => oh,
+    }
+}
+
+/// Inputs shifted right by one step along time, a zero step first: `[B, T, W]` → `[B, T, W]`
+/// (the decoder's input at step t is the token of step t − 1).
+pub fn shift_right<B: Backend>(x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [b, t, w] = x.dims();
+    Tensor::cat(
+        vec![Tensor::zeros([b, 1, w], &x.device()), x.narrow(1, 0, t - 1)],
+        1,
+    ) // [B, T, W]
+}
+
+/// Split the last axis into consecutive parts of `sizes`: `[B, T, Σsizes]` → per part `[B, T, size]`.
+pub fn split_tracks<B: Backend>(x: Tensor<B, 3>, sizes: &[usize]) -> Vec<Tensor<B, 3>> {
+    let mut off = 0;
+    sizes
+        .iter()
+        .map(|&s| {
+            let p = x.clone().narrow(2, off, s);
+            off += s;
+            p
+        })
+        .collect()
+}
+
+/// The argmax token of each step: per track `[B, T, depth]` → `[B, T]`.
+pub fn argmax_tokens<B: Backend>(logits: &[Tensor<B, 3>]) -> Vec<Tensor<B, 2, Int>> {
+    logits
+        .iter()
+        .map(|l| l.clone().argmax(2).squeeze_dim::<2>(2))
         .collect()
 }

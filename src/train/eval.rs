@@ -5,9 +5,9 @@
 use crate::data::converter::Window;
 use crate::model::batch::make_batch;
 use crate::model::config::ModelConfig;
-use crate::model::decoder::StepNoise;
 use crate::model::loss::vae_loss;
-use crate::model::vae::{track_specs, DecodeMode, MusicVae};
+use crate::model::noise::StepNoise;
+use crate::model::vae::{DecodeMode, MusicVae};
 use crate::rng::Rng;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -75,10 +75,8 @@ impl Counts {
 
 /// Decode `z` teacher-forced and free-running (temperature-1 samples fed back) and count the
 /// steps where the argmax of the logits is the target. Returns the teacher-forced logits.
-#[allow(clippy::too_many_arguments)]
 fn count_pass<B: Backend>(
     model: &MusicVae<B>,
-    cfg: &ModelConfig,
     bt: &crate::model::batch::Batch<B>,
     z: Tensor<B, 2>,
     b: usize,
@@ -86,39 +84,21 @@ fn count_pass<B: Backend>(
     counts: &mut Counts,
     device: &B::Device,
 ) -> Vec<Tensor<B, 3>> {
-    let steps = cfg.data.steps();
-    let specs = track_specs(cfg);
+    let steps = model.steps;
     let tf = model.decode(
-        cfg,
         z.clone(),
-        steps,
         DecodeMode::TeacherForced {
             inputs: bt.inputs.clone(),
         },
     );
-    let gumbel = specs
-        .iter()
-        .map(|s| {
-            Tensor::from_data(
-                TensorData::new(rng.gumbels(b * steps * s.depth), [b, steps, s.depth]),
-                device,
-            ) // [b, steps, depth]
-        })
-        .collect();
     let sampled = model.decode(
-        cfg,
         z,
-        steps,
         DecodeMode::Stepwise {
             inputs: None,
-            noise: StepNoise {
-                feed_sample: None,
-                gumbel: Some(gumbel),
-                temperature: 1.0,
-            },
+            noise: StepNoise::draw(rng, &model.tracks, b, steps, 1.0, None, device),
         },
     );
-    for k in 0..specs.len() {
+    for k in 0..model.tracks.len() {
         let target = to_vec_i64(bt.targets[k].clone()); // [b * steps]
                                                         // Accuracy = argmax of the logits vs the target, at every step.
         let tf_pred = to_vec_i64(tf.logits[k].clone().argmax(2).squeeze_dim::<2>(2));
@@ -164,7 +144,7 @@ pub fn evaluate_with<B: Backend>(
 ) -> EvalResult {
     let steps = cfg.data.steps();
     let bars = cfg.data.slice_bars;
-    let nt = track_specs(cfg).len();
+    let nt = model.tracks.len();
     let mut rng = Rng::new(seed);
     // A stream of its own for the posterior pass, so the z = μ figures do not depend on it.
     let mut q_rng = Rng::new(seed ^ 0x9E37_79B9_7F4A_7C15);
@@ -176,16 +156,7 @@ pub fn evaluate_with<B: Backend>(
         let b = chunk.len();
         let bt = make_batch::<B>(cfg.data.kind, chunk, device);
         let (mu, sigma) = model.encode(bt.inputs.clone()); // [b, z] each
-        let tf_logits = count_pass(
-            model,
-            cfg,
-            &bt,
-            mu.clone(),
-            b,
-            &mut rng,
-            &mut mu_counts,
-            device,
-        );
+        let tf_logits = count_pass(model, &bt, mu.clone(), b, &mut rng, &mut mu_counts, device);
         let terms = vae_loss(
             &tf_logits,
             &bt.targets,
@@ -201,7 +172,7 @@ pub fn evaluate_with<B: Backend>(
             let eps: Tensor<B, 2> =
                 Tensor::from_data(TensorData::new(q_rng.normals(b * zd), [b, zd]), device); // [b, z]
             let z = mu + sigma * eps; // [b, z]
-            count_pass(model, cfg, &bt, z, b, &mut q_rng, &mut q_counts, device);
+            count_pass(model, &bt, z, b, &mut q_rng, &mut q_counts, device);
         }
         n += b;
     }

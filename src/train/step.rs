@@ -4,9 +4,9 @@
 //! scheduled learning rate.
 
 use super::clip::{global_norm, scale_grads};
-use crate::model::batch::Batch;
-use crate::model::decoder::{StepNoise, TrackSpec};
+use crate::model::batch::{Batch, TrackSpec};
 use crate::model::loss::{correct_counts, vae_loss};
+use crate::model::noise::StepNoise;
 use crate::model::vae::DecodeMode;
 use crate::model::{Config, MusicVae};
 use crate::rng::Rng;
@@ -60,22 +60,10 @@ pub fn scheduled_mode<B: Backend>(
             inputs: batch.inputs.clone(),
         };
     }
-    let gumbel = specs
-        .iter()
-        .map(|s| {
-            Tensor::from_data(
-                TensorData::new(rng.gumbels(b * steps * s.depth), [b, steps, s.depth]),
-                device,
-            )
-        }) // [B, T, depth]
-        .collect();
+    let mask = Tensor::from_data(TensorData::new(mask, [b, steps]), device); // [B, T]
     DecodeMode::Stepwise {
         inputs: Some(batch.inputs.clone()),
-        noise: StepNoise {
-            feed_sample: Some(Tensor::from_data(TensorData::new(mask, [b, steps]), device)), // [B, T]
-            gumbel: Some(gumbel),
-            temperature: 1.0,
-        },
+        noise: StepNoise::draw(rng, specs, b, steps, 1.0, Some(mask), device),
     }
 }
 
@@ -90,10 +78,9 @@ pub fn optimisation_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
     step: u64,
 ) -> (MusicVae<B>, StepResult) {
     let (mc, tc) = (&config.model, &config.train);
-    let steps = mc.data.steps();
     let (mu, sigma) = model.encode(batch.inputs.clone()); // [B, Z] each
     let z = mu.clone() + sigma.clone() * eps; // [B, Z]
-    let out = model.decode(mc, z, steps, mode);
+    let out = model.decode(z, mode);
     let terms = vae_loss(
         &out.logits,
         &batch.targets,

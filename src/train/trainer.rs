@@ -9,9 +9,8 @@ use super::step::{host_normals, optimisation_step, scheduled_mode};
 use crate::data::converter::{DataKind, Window};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
-use crate::model::decoder::TrackSpec;
+use crate::model::batch::TrackSpec;
 use crate::model::store::{latest_checkpoint, model_bytes, recorder};
-use crate::model::vae::track_specs;
 use crate::model::{Config, MusicVae, TrainConfig};
 use crate::rng::Rng;
 use burn::module::AutodiffModule;
@@ -113,7 +112,7 @@ pub fn train<B: AutodiffBackend>(
         start_or_resume::<B, _>(config, opts, &metrics_path, optim, device)?;
 
     let mut metrics = MetricsLog::open(metrics_path)?;
-    let specs = track_specs(mc);
+    let specs = model.tracks.clone();
     let eval_windows = eval_subset(data, tc);
     let mut order = data.epoch_order(tc.seed, state.epoch);
     let t_start = Instant::now();
