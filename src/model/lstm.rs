@@ -415,20 +415,11 @@ mod tests {
             &reference.cell_gate,
             &reference.output_gate,
         ];
-        let w_ih = Tensor::cat(
-            gates
-                .iter()
-                .map(|g| g.input_transform.weight.val())
-                .collect(),
-            1,
-        ); // [d_in, 4H]
-        let w_hh = Tensor::cat(
-            gates
-                .iter()
-                .map(|g| g.hidden_transform.weight.val())
-                .collect(),
-            1,
-        ); // [H, 4H]
+        let side_by_side = |pick: fn(&burn::nn::GateController<B>) -> Tensor<B, 2>| {
+            Tensor::cat(gates.iter().map(|g| pick(g)).collect(), 1)
+        };
+        let w_ih = side_by_side(|g| g.input_transform.weight.val()); // [d_in, 4H]
+        let w_hh = side_by_side(|g| g.hidden_transform.weight.val()); // [H, 4H]
         let bias = Tensor::cat(
             gates
                 .iter()
