@@ -6,7 +6,6 @@ use musicvae::audio::soundfont::find_soundfont;
 use musicvae::audio::{read_wav, Audio};
 use musicvae::data::converter::{window_to_sequence, DataKind, Window};
 use musicvae::music::melody::pitch_token;
-use musicvae::music::note_sequence::{Tempo, TimeSignature};
 use musicvae::music::{read_midi_file, write_midi_file, Note, NoteSequence};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -54,21 +53,7 @@ fn note(
 }
 
 fn sequence(notes: Vec<Note>) -> NoteSequence {
-    let mut seq = NoteSequence {
-        notes,
-        tempos: vec![Tempo {
-            time: 0.0,
-            qpm: 120.0,
-        }],
-        time_signatures: vec![TimeSignature {
-            time: 0.0,
-            numerator: 4,
-            denominator: 4,
-        }],
-        ..Default::default()
-    };
-    seq.update_total_time();
-    seq
+    NoteSequence::four_four(notes, 120.0)
 }
 
 /// Write `seq` as MIDI, render it with the binary and read the WAV back.

@@ -8,7 +8,6 @@
 //! Run by `.ci/playback`, which installs libasound2-dev first.
 #![cfg(feature = "playback")]
 
-use musicvae::music::note_sequence::{Tempo, TimeSignature};
 use musicvae::music::{write_midi_file, Note, NoteSequence};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -117,21 +116,7 @@ fn tune(bars: usize) -> NoteSequence {
             notes.push(note(36 + (q % 5) as u8, 90, t, t + 0.95, 33, 1));
         }
     }
-    let mut seq = NoteSequence {
-        notes,
-        tempos: vec![Tempo {
-            time: 0.0,
-            qpm: 120.0,
-        }],
-        time_signatures: vec![TimeSignature {
-            time: 0.0,
-            numerator: 4,
-            denominator: 4,
-        }],
-        ..Default::default()
-    };
-    seq.update_total_time();
-    seq
+    NoteSequence::four_four(notes, 120.0)
 }
 
 fn note(pitch: u8, velocity: u8, start: f64, end: f64, program: u8, instrument: u32) -> Note {

@@ -4,7 +4,7 @@
 use super::representation::{self, Representation, MEL_PROGRAMS};
 use crate::music::drums::extract_drum_tracks;
 use crate::music::melody::{self, extract_melodies, MelodyOptions};
-use crate::music::note_sequence::{NoteSequence, Tempo, TimeSignature};
+use crate::music::note_sequence::NoteSequence;
 use crate::music::quantize::{quantized_sections, QuantizedSequence, STEPS_PER_BAR};
 use crate::music::trio::extract_trio_windows;
 use serde::{Deserialize, Serialize};
@@ -367,18 +367,7 @@ pub fn window_to_sequence(kind: DataKind, window: &Window, qpm: f64) -> NoteSequ
     for (tokens, track) in window.tracks.iter().zip(kind.representation().tracks) {
         notes.extend(track.to_notes(tokens, qpm));
     }
-    let mut seq = NoteSequence {
-        notes,
-        tempos: vec![Tempo { time: 0.0, qpm }],
-        time_signatures: vec![TimeSignature {
-            time: 0.0,
-            numerator: 4,
-            denominator: 4,
-        }],
-        ..Default::default()
-    };
-    seq.update_total_time();
-    seq
+    NoteSequence::four_four(notes, qpm)
 }
 
 /// Several windows one after another (with `gap_bars` bars of rest between them) as one sequence.
@@ -388,15 +377,7 @@ pub fn windows_to_sequence(
     qpm: f64,
     gap_bars: usize,
 ) -> NoteSequence {
-    let mut out = NoteSequence {
-        tempos: vec![Tempo { time: 0.0, qpm }],
-        time_signatures: vec![TimeSignature {
-            time: 0.0,
-            numerator: 4,
-            denominator: 4,
-        }],
-        ..Default::default()
-    };
+    let mut out = NoteSequence::four_four(Vec::new(), qpm);
     let step = 60.0 / qpm / 4.0;
     let mut offset = 0.0;
     for w in windows {

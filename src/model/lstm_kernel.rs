@@ -109,6 +109,24 @@ fn tanh_fast(x: f32) -> f32 {
     2.0 / (1.0 + exp_fast(-2.0 * x)) - 1.0
 }
 
+/// The four gate blocks (input, forget, cell, output) of one row of `4H` values.
+#[inline(always)]
+fn gate_blocks(g: &[f32], h: usize) -> [&[f32]; 4] {
+    let (i, rest) = g.split_at(h);
+    let (f, rest) = rest.split_at(h);
+    let (c, o) = rest.split_at(h);
+    [i, f, c, &o[..h]]
+}
+
+/// [`gate_blocks`], writable.
+#[inline(always)]
+fn gate_blocks_mut(g: &mut [f32], h: usize) -> [&mut [f32]; 4] {
+    let (i, rest) = g.split_at_mut(h);
+    let (f, rest) = rest.split_at_mut(h);
+    let (c, o) = rest.split_at_mut(h);
+    [i, f, c, &mut o[..h]]
+}
+
 /// The gate arithmetic of one step for `rows` rows: `g` holds `h·W_hh` `[rows, 4H]` on entry and the
 /// activations on exit; `x` the projected inputs (row stride `x_rs`).
 #[inline(always)]
@@ -130,12 +148,8 @@ fn gates_forward_body(
         let cp = &c_prev[r * h..(r + 1) * h];
         let cn = &mut c_next[r * h..(r + 1) * h];
         let hn = &mut h_next[r * h..(r + 1) * h];
-        let (gi, rest) = g.split_at_mut(h);
-        let (gf, rest) = rest.split_at_mut(h);
-        let (gg, go) = rest.split_at_mut(h);
-        let (xi, rest) = x.split_at(h);
-        let (xf, rest) = rest.split_at(h);
-        let (xg, xo) = rest.split_at(h);
+        let [gi, gf, gg, go] = gate_blocks_mut(g, h);
+        let [xi, xf, xg, xo] = gate_blocks(x, h);
         // One simple loop per gate, then one for the state: loops over zipped slices vectorise.
         for (g, x) in gi.iter_mut().zip(xi) {
             *g = sigmoid(*g + x);
@@ -183,19 +197,14 @@ fn gates_backward_body(
 ) {
     let rows = c_prev.len() / h;
     for r in 0..rows {
-        let g = &g[r * 4 * h..(r + 1) * 4 * h];
-        let (gi, rest) = g.split_at(h);
-        let (gf, rest) = rest.split_at(h);
-        let (gg, go) = rest.split_at(h);
+        let [gi, gf, gg, go] = gate_blocks(&g[r * 4 * h..(r + 1) * 4 * h], h);
         let cp = &c_prev[r * h..(r + 1) * h];
         let cc = &c_cur[r * h..(r + 1) * h];
         let dy = &dy[r * dy_rs..r * dy_rs + h];
         let dhr = &dh[r * h..(r + 1) * h];
         let dcr = &mut dc[r * h..(r + 1) * h];
         let d = &mut dg[r * dg_rs..r * dg_rs + 4 * h];
-        let (di, rest) = d.split_at_mut(h);
-        let (df, rest) = rest.split_at_mut(h);
-        let (dgg, dgo) = rest.split_at_mut(h);
+        let [di, df, dgg, dgo] = gate_blocks_mut(d, h);
         let (go, dgo, cp, cc, dy, dhr, dcr) = (
             &go[..h],
             &mut dgo[..h],

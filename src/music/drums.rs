@@ -169,15 +169,8 @@ mod tests {
         assert_eq!(drum_class(35), Some(0));
         assert_eq!(drum_class(22), Some(2));
         assert_eq!(drum_class(1), None);
-        let q = QuantizedSequence {
-            notes: vec![hit(36, 0), hit(42, 0), hit(38, 4), hit(51, 8)],
-            steps_per_quarter: 4,
-            qpm: 120.0,
-            numerator: 4,
-            denominator: 4,
-            total_steps: 16,
-            source_start_time: 0.0,
-        };
+        let q =
+            QuantizedSequence::four_four(vec![hit(36, 0), hit(42, 0), hit(38, 4), hit(51, 8)], 16);
         let t = extract_drum_tracks(&q, 1.0, 100);
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].tokens.len(), 16);
@@ -191,15 +184,10 @@ mod tests {
     #[test]
     fn far_apart_hits_make_separate_tracks_without_filling_the_gap() {
         let far = 1i64 << 39;
-        let q = QuantizedSequence {
-            notes: vec![hit(36, 0), hit(38, 1), hit(42, far), hit(36, far)],
-            steps_per_quarter: 4,
-            qpm: 120.0,
-            numerator: 4,
-            denominator: 4,
-            total_steps: far + 1,
-            source_start_time: 0.0,
-        };
+        let q = QuantizedSequence::four_four(
+            vec![hit(36, 0), hit(38, 1), hit(42, far), hit(36, far)],
+            far + 1,
+        );
         let t = extract_drum_tracks(&q, 1.0, 100);
         assert_eq!(t.len(), 2);
         assert_eq!((t[0].start_step, t[0].tokens.len()), (0, 16));

@@ -5,7 +5,7 @@
 //! Tokens: 0 = no event (hold the sounding note or continue the rest), 1 = note-off,
 //! 2..=89 = onset of MIDI pitch 21..=108.
 
-use super::note_sequence::{Note, NoteSequence, Tempo, TimeSignature};
+use super::note_sequence::{Note, NoteSequence};
 use super::quantize::{QuantizedNote, QuantizedSequence, STEPS_PER_BAR};
 
 /// Number of melody token classes.
@@ -339,18 +339,7 @@ pub fn tokens_to_notes(
 
 /// A note sequence holding one decoded melody (4/4, `qpm`).
 pub fn melody_to_sequence(tokens: &[u16], qpm: f64) -> NoteSequence {
-    let mut seq = NoteSequence {
-        notes: tokens_to_notes(tokens, qpm, 0.0, 80, 0, 0),
-        tempos: vec![Tempo { time: 0.0, qpm }],
-        time_signatures: vec![TimeSignature {
-            time: 0.0,
-            numerator: 4,
-            denominator: 4,
-        }],
-        ..Default::default()
-    };
-    seq.update_total_time();
-    seq
+    NoteSequence::four_four(tokens_to_notes(tokens, qpm, 0.0, 80, 0, 0), qpm)
 }
 
 /// Canonical form of a window: a note-off with no sounding note carries no information and
@@ -429,15 +418,7 @@ mod tests {
     }
     fn qs(notes: Vec<QuantizedNote>) -> QuantizedSequence {
         let total = notes.iter().map(|n| n.end_step).max().unwrap_or(0);
-        QuantizedSequence {
-            notes,
-            steps_per_quarter: 4,
-            qpm: 120.0,
-            numerator: 4,
-            denominator: 4,
-            total_steps: total,
-            source_start_time: 0.0,
-        }
+        QuantizedSequence::four_four(notes, total)
     }
 
     #[test]

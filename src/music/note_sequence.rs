@@ -63,6 +63,22 @@ pub struct NoteSequence {
 }
 
 impl NoteSequence {
+    /// A sequence of `notes` in 4/4 at a constant `qpm`, its total time set from the notes.
+    pub fn four_four(notes: Vec<Note>, qpm: f64) -> NoteSequence {
+        let mut seq = NoteSequence {
+            notes,
+            tempos: vec![Tempo { time: 0.0, qpm }],
+            time_signatures: vec![TimeSignature {
+                time: 0.0,
+                numerator: 4,
+                denominator: 4,
+            }],
+            ..Default::default()
+        };
+        seq.update_total_time();
+        seq
+    }
+
     /// The tempo in force at time 0 (or the default).
     pub fn initial_qpm(&self) -> f64 {
         self.tempos

@@ -41,6 +41,19 @@ pub struct QuantizedSequence {
 }
 
 impl QuantizedSequence {
+    /// A 4/4 section at 120 qpm and 4 steps per quarter, starting at time 0.
+    pub fn four_four(notes: Vec<QuantizedNote>, total_steps: i64) -> QuantizedSequence {
+        QuantizedSequence {
+            notes,
+            steps_per_quarter: 4,
+            qpm: 120.0,
+            numerator: 4,
+            denominator: 4,
+            total_steps,
+            source_start_time: 0.0,
+        }
+    }
+
     /// Steps per bar as a float (note_seq `steps_per_bar_in_quantized_sequence`).
     pub fn steps_per_bar_f64(&self) -> f64 {
         self.steps_per_quarter as f64 * (4.0 / self.denominator as f64) * self.numerator as f64

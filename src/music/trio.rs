@@ -262,15 +262,7 @@ mod tests {
             notes.push(n(36, bar * 16, bar * 16 + 16, 33, 1, false));
             notes.push(n(36, bar * 16, bar * 16 + 1, 0, 2, true));
         }
-        let q = QuantizedSequence {
-            notes: notes.clone(),
-            steps_per_quarter: 4,
-            qpm: 120.0,
-            numerator: 4,
-            denominator: 4,
-            total_steps: 64,
-            source_start_time: 0.0,
-        };
+        let q = QuantizedSequence::four_four(notes.clone(), 64);
         let w = extract_trio_windows(&q, 2, 2, 1024, usize::MAX);
         assert_eq!(w.len(), 3);
         assert_eq!(w[0].melody[0], crate::music::melody::pitch_token(72));
@@ -290,15 +282,7 @@ mod tests {
             n(36, 0, far, 33, 1, false),
             n(36, 0, far, 0, 2, true),
         ];
-        let q = QuantizedSequence {
-            notes,
-            steps_per_quarter: 4,
-            qpm: 120.0,
-            numerator: 4,
-            denominator: 4,
-            total_steps: far,
-            source_start_time: 0.0,
-        };
+        let q = QuantizedSequence::four_four(notes, far);
         // Windows start in the first 1024 bars only; all but the first are identical silence
         // (held notes leave no onset), deduplicated.
         let w = extract_trio_windows(&q, 16, 2, 1024, usize::MAX);
