@@ -6,6 +6,7 @@ mod common;
 
 use common::{root, s};
 
+use std::path::Path;
 use std::process::Command;
 
 #[test]
@@ -85,4 +86,80 @@ fn anneal_steps_are_resolved_into_the_saved_config() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// `train --data DIR --out RUN` with no preset: the quick recipe on cat-mel_2bar_small, resolved
+/// into config.json; `--init RUN` fine-tunes that model (its sizes, the recipe's schedules, the
+/// folder it started from recorded); weights of another size are refused with what differs.
+#[test]
+fn quick_recipe_and_init_from_a_model() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let data = d.path().join("data");
+    std::fs::create_dir_all(data.join("irish")).expect("mkdir");
+    for file in ["oneills_0000.mid", "oneills_0081.mid", "oneills_0095.mid"] {
+        std::fs::copy(
+            root().join("midi_data/irish").join(file),
+            data.join("irish").join(file),
+        )
+        .expect("copy");
+    }
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["train", "--data", s(&data), "--out", s(out)];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_musicvae"))
+            .args(&args)
+            .output()
+            .expect("run musicvae")
+    };
+    let config = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).expect("config"))
+            .expect("json")
+    };
+    let base = d.path().join("base");
+    let o = run(&base, &["--steps", "2", "--batch-size", "2"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("quick recipe (no --config)"), "{err}");
+    let c = config(&base);
+    assert_eq!(c["model"]["name"], "cat-mel_2bar_small", "{c}");
+    assert_eq!(c["model"]["z_size"], 256, "{c}");
+    // Two steps: β is fitted to reach its maximum at step 1 (half the run, at least 1).
+    assert_eq!(c["model"]["anneal_steps"], 1, "{c}");
+    assert!(c["train"].get("init_from").is_none(), "{c}");
+
+    let tuned = d.path().join("tuned");
+    let o = run(
+        &tuned,
+        &["--init", s(&base), "--steps", "4", "--batch-size", "2"],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("from the weights of"), "{err}");
+    let c = config(&tuned);
+    assert_eq!(c["train"]["init_from"], s(&base), "{c}");
+    assert_eq!(c["train"]["steps"], 4, "{c}");
+    assert_eq!(c["model"]["anneal_steps"], 2, "{c}");
+
+    // A preset of other sizes cannot start from these weights: one clear line, non-zero exit.
+    let o = run(
+        &d.path().join("bad"),
+        &["--init", s(&base), "--config", "tiny", "--steps", "1"],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("its weights do not fit this run") && err.contains("z_size 16 vs 256"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // --init of something that is not a model.
+    let o = run(
+        &d.path().join("bad2"),
+        &["--init", s(&data), "--steps", "1"],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("is not a model folder"),
+        "{err}"
+    );
 }

@@ -7,19 +7,33 @@ use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
+use musicvae::data::converter::DataKind;
+use musicvae::data::source::is_cache;
+use musicvae::model::config::Preset;
+use musicvae::model::store::load_config;
+use musicvae::model::Config;
+use musicvae::model_dir::{resolve_model, DEFAULT_MODEL};
 use musicvae::train::data::TrainData;
 use musicvae::train::eval::EvalResult;
+use musicvae::train::recipe;
 use musicvae::train::{train, StepMetrics, TrainObserver, TrainOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// A folder of MIDI files (labels = first-level folders) or a cache written by `musicvae prepare`.
     #[arg(long)]
     pub data: PathBuf,
-    /// Preset (Magenta's configs.py numbers).
-    #[arg(long, short, value_enum, default_value = "cat-mel_2bar_small")]
-    pub config: PresetArg,
+    /// Preset (Magenta's configs.py numbers, trained as Magenta does: batch 512, 200,000 steps).
+    /// Without it: the quick recipe on the preset that fits the data (cat-mel_2bar_small for
+    /// melodies, cat-drums_2bar_small for drum tracks): batch 64, 3,000 steps, β annealed by
+    /// half-way; with --init, the model's own sizes.
+    #[arg(long, short, value_enum)]
+    pub config: Option<PresetArg>,
+    /// Start from the weights of this model (a folder or a name under models/, e.g. mel_2bar):
+    /// fine-tune it on --data. The run's sizes must be the model's (leave out --config).
+    #[arg(long, value_name = "MODEL", conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
     /// Run folder: checkpoints, metrics.jsonl, the final model.
     #[arg(long, short)]
     pub out: PathBuf,
@@ -118,6 +132,54 @@ fn skip_summary(skipped: &[musicvae::data::cache::SkippedFile]) -> String {
     parts.join(", ")
 }
 
+/// The config of a run that starts from the model in `dir` with no preset named: the model's sizes
+/// and loss, the schedules of the preset it was made from (Magenta's, before any fitting).
+fn init_config(dir: &Path) -> Result<Config> {
+    let mut config = load_config(&dir.join("config.json"))
+        .with_context(|| format!("--init: reading the config of {}", dir.display()))?;
+    if let Some(p) = Preset::named(&config.model.name) {
+        let preset = p.config();
+        config.model.beta_rate = preset.model.beta_rate;
+        config.model.sampling = preset.model.sampling;
+        config.model.anneal_steps = None;
+        config.train = preset.train;
+    }
+    Ok(config)
+}
+
+/// The preset a quick run on `data` starts from: a cache's own kind of window; for a MIDI folder,
+/// melodies, or drums when the folder has drum tracks and no melody.
+fn auto_preset(data: &Path) -> Result<&'static Preset> {
+    let (kind, bars) = if is_cache(data) {
+        let c = musicvae::data::cache::Cache::load(data)?.meta.converter;
+        (c.kind, c.slice_bars)
+    } else if folder_is_drums(data) {
+        (DataKind::Drums, 2)
+    } else {
+        (DataKind::Melody, 2)
+    };
+    recipe::preset_for(kind, bars).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: holds {bars}-bar {} windows; name a preset for them with --config",
+            data.display(),
+            kind.name()
+        )
+    })
+}
+
+/// Whether the MIDI files under `dir` (the first 200 found) have drum notes and no melodic ones.
+fn folder_is_drums(dir: &Path) -> bool {
+    let files = musicvae::data::corpus::scan(dir).unwrap_or_default();
+    let (mut drum, mut pitched) = (0usize, 0usize);
+    for f in files.iter().take(200) {
+        if let Ok(seq) = musicvae::music::read_midi_file(&f.path) {
+            drum += seq.notes.iter().filter(|n| n.is_drum).count();
+            pitched += seq.notes.iter().filter(|n| !n.is_drum).count();
+        }
+    }
+    drum > 0 && pitched == 0
+}
+
 pub fn run(a: TrainArgs) -> Result<()> {
     check(a.device)?;
     super::guard::refuse_model_folder(
@@ -126,21 +188,38 @@ pub fn run(a: TrainArgs) -> Result<()> {
         a.resume || a.force,
         "continue it with --resume, replace it with --force",
     )?;
+    let init = match &a.init {
+        Some(m) => Some(resolve_model(Some(m), DEFAULT_MODEL)?),
+        None => None,
+    };
     // --resume continues the newest complete checkpoint with the config saved in it.
     let saved = match a.resume && a.set.is_empty() && a.config_file.is_none() {
         true => musicvae::train::checkpoint::resume_config(&a.out)?,
         false => None,
     };
-    let mut config = match saved {
-        Some(c) => c,
-        None => a.config.config(),
+    // No preset named (and nothing to resume): the quick recipe.
+    let quick = saved.is_none() && a.config.is_none();
+    let mut config = match (saved, a.config, &init) {
+        (Some(c), _, _) => c,
+        (None, Some(p), _) => p.config(),
+        (None, None, Some(dir)) => init_config(dir)?,
+        (None, None, None) => auto_preset(&a.data)?.config(),
     };
+    if let Some(dir) = &init {
+        config.train.init_from = Some(dir.display().to_string());
+    }
+    if quick {
+        recipe::quick(&mut config);
+    }
     if let Some(f) = &a.config_file {
         config.merge_json_file(f)?;
     }
     config.apply_overrides(&a.set)?;
     if let Some(s) = a.steps {
         config.train.steps = s;
+        if quick {
+            recipe::set_intervals(&mut config);
+        }
     }
     if let Some(b) = a.batch_size {
         config.train.batch_size = b;
@@ -160,10 +239,25 @@ pub fn run(a: TrainArgs) -> Result<()> {
         }
         config.model.free_bits = b;
     }
-    if let Some(k) = a.anneal_steps {
+    if quick {
+        recipe::fit_schedules(&mut config, a.anneal_steps)?;
+    } else if let Some(k) = a.anneal_steps {
         config.model.fit_anneal(k)?;
     }
     config.validate()?;
+    if quick {
+        eprintln!(
+            "quick recipe (no --config): {} sizes{}, batch {}, {} steps, β reaches {} by step {}; about {:.0} min on a 2-core CPU. --config {} trains with Magenta's schedule as it is.",
+            config.model.name,
+            init.as_ref().map(|d| format!(" from the weights of {}", d.display())).unwrap_or_default(),
+            config.train.batch_size,
+            config.train.steps,
+            config.model.max_beta,
+            config.model.anneal_steps.unwrap_or(0),
+            recipe::estimated_minutes(&config),
+            config.model.name,
+        );
+    }
 
     let cache = load_data(&a.data, &config)?;
     let skipped = skip_summary(&cache.meta.skipped);

@@ -95,6 +95,10 @@ pub struct TrainConfig {
     pub seed: u64,
     pub split_seed: u64,
     pub held_out_fraction: f64,
+    /// The model folder whose weights a new run starts from (`train --init`; fine-tuning or a
+    /// continued recipe); None: fresh weights from `seed`. Kept for the record in config.json.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<String>,
 }
 
 /// Everything saved beside the weights.
@@ -147,6 +151,7 @@ pub const MAGENTA_TRAIN: TrainConfig = TrainConfig {
     seed: 1,
     split_seed: 42,
     held_out_fraction: 0.1,
+    init_from: None,
 };
 
 /// Training settings of the small test presets (`tiny`, `tiny-hier`; not Magenta's).
@@ -195,91 +200,82 @@ pub struct Preset {
     pub train: TrainConfig,
 }
 
+/// `cat-mel_2bar_small`; `cat-mel_2bar_big` differs in its sizes and `max_beta` only.
+const CAT_MEL_2BAR_SMALL: Preset = Preset {
+    name: "cat-mel_2bar_small",
+    about: "2-bar melody, flat decoder, z 256 (Magenta's; the shipped models/mel_2bar)",
+    // mel_2bar_converter: OneHotMelodyConverter(valid_programs=MEL_PROGRAMS, slice_bars=2)
+    data: ConverterConfig::melody(2, Some(MEL_PROGRAMS)),
+    // z_size
+    z_size: 256,
+    // enc_rnn_size
+    enc_rnn_size: &[512],
+    // dec_rnn_size
+    dec_rnn_size: &[256, 256],
+    // CategoricalLstmDecoder
+    hierarchical: None,
+    // free_bits
+    free_bits: 0.0,
+    // max_beta
+    max_beta: 0.2,
+    // beta_rate
+    beta_rate: 0.99999,
+    // sampling_schedule='inverse_sigmoid', sampling_rate=1000
+    sampling: INVERSE_SIGMOID_1000,
+    // batch_size; note_sequence_augmenter: transpose_range=(-5, 5)
+    train: TrainConfig {
+        batch_size: 512,
+        transpose: 5,
+        ..MAGENTA_TRAIN
+    },
+};
+
+/// `hierdec-mel_16bar`; the trio preset derives from it as Magenta's `configs.py` does.
+const HIERDEC_MEL_16BAR: Preset = Preset {
+    name: "hierdec-mel_16bar",
+    about: "16-bar melody, hierarchical decoder (16 bars × 16 steps), z 512 (Magenta's)",
+    // mel_16bar_converter: OneHotMelodyConverter(slice_bars=16)
+    data: ConverterConfig::melody(16, None),
+    // z_size
+    z_size: 512,
+    // enc_rnn_size
+    enc_rnn_size: &[2048, 2048],
+    // dec_rnn_size
+    dec_rnn_size: &[1024, 1024],
+    // HierarchicalLstmDecoder(level_lengths=[16, 16])
+    hierarchical: Some([16, 16]),
+    // free_bits
+    free_bits: 256.0,
+    // max_beta
+    max_beta: 0.2,
+    // beta_rate
+    beta_rate: 0.0,
+    // sampling_schedule='constant', sampling_rate=0.0
+    sampling: SamplingSchedule::None,
+    // batch_size
+    train: TrainConfig {
+        batch_size: 512,
+        ..MAGENTA_TRAIN
+    },
+};
+
 /// The presets, in `--help` order.
 pub const PRESETS: &[Preset] = &[
-    Preset {
-        name: "cat-mel_2bar_small",
-        about: "2-bar melody, flat decoder, z 256 (Magenta's; the shipped models/mel_2bar)",
-        // mel_2bar_converter: OneHotMelodyConverter(valid_programs=MEL_PROGRAMS, slice_bars=2)
-        data: ConverterConfig::melody(2, Some(MEL_PROGRAMS)),
-        // z_size
-        z_size: 256,
-        // enc_rnn_size
-        enc_rnn_size: &[512],
-        // dec_rnn_size
-        dec_rnn_size: &[256, 256],
-        // CategoricalLstmDecoder
-        hierarchical: None,
-        // free_bits
-        free_bits: 0.0,
-        // max_beta
-        max_beta: 0.2,
-        // beta_rate
-        beta_rate: 0.99999,
-        // sampling_schedule='inverse_sigmoid', sampling_rate=1000
-        sampling: INVERSE_SIGMOID_1000,
-        // batch_size; note_sequence_augmenter: transpose_range=(-5, 5)
-        train: TrainConfig {
-            batch_size: 512,
-            transpose: 5,
-            ..MAGENTA_TRAIN
-        },
-    },
+    CAT_MEL_2BAR_SMALL,
     Preset {
         name: "cat-mel_2bar_big",
         about: "2-bar melody, flat decoder, z 512, 3 × 2048-unit decoder layers (Magenta's)",
-        // mel_2bar_converter
-        data: ConverterConfig::melody(2, Some(MEL_PROGRAMS)),
         // z_size
         z_size: 512,
         // enc_rnn_size
         enc_rnn_size: &[2048],
         // dec_rnn_size
         dec_rnn_size: &[2048, 2048, 2048],
-        // CategoricalLstmDecoder
-        hierarchical: None,
-        // free_bits
-        free_bits: 0.0,
         // max_beta
         max_beta: 0.5,
-        // beta_rate
-        beta_rate: 0.99999,
-        // sampling_schedule='inverse_sigmoid', sampling_rate=1000
-        sampling: INVERSE_SIGMOID_1000,
-        // batch_size; transpose_range=(-5, 5)
-        train: TrainConfig {
-            batch_size: 512,
-            transpose: 5,
-            ..MAGENTA_TRAIN
-        },
+        ..CAT_MEL_2BAR_SMALL
     },
-    Preset {
-        name: "hierdec-mel_16bar",
-        about: "16-bar melody, hierarchical decoder (16 bars × 16 steps), z 512 (Magenta's)",
-        // mel_16bar_converter: OneHotMelodyConverter(slice_bars=16)
-        data: ConverterConfig::melody(16, None),
-        // z_size
-        z_size: 512,
-        // enc_rnn_size
-        enc_rnn_size: &[2048, 2048],
-        // dec_rnn_size
-        dec_rnn_size: &[1024, 1024],
-        // HierarchicalLstmDecoder(level_lengths=[16, 16])
-        hierarchical: Some([16, 16]),
-        // free_bits
-        free_bits: 256.0,
-        // max_beta
-        max_beta: 0.2,
-        // beta_rate
-        beta_rate: 0.0,
-        // sampling_schedule='constant', sampling_rate=0.0
-        sampling: SamplingSchedule::None,
-        // batch_size
-        train: TrainConfig {
-            batch_size: 512,
-            ..MAGENTA_TRAIN
-        },
-    },
+    HIERDEC_MEL_16BAR,
     Preset {
         name: "cat-drums_2bar_small",
         about: "2-bar drums (9 classes, drum-roll input), flat decoder, z 256 (Magenta's)",
@@ -312,27 +308,12 @@ pub const PRESETS: &[Preset] = &[
         about: "16-bar trio (melody, bass, drums), hierarchical decoder, z 512 (Magenta's)",
         // trio_16bar_converter: TrioConverter(slice_bars=16, gap_bars=2)
         data: ConverterConfig::trio(16),
-        // z_size
-        z_size: 512,
-        // enc_rnn_size
-        enc_rnn_size: &[2048, 2048],
-        // dec_rnn_size (each of the three split decoders)
-        dec_rnn_size: &[1024, 1024],
-        // HierarchicalLstmDecoder(level_lengths=[16, 16])
-        hierarchical: Some([16, 16]),
-        // free_bits
-        free_bits: 256.0,
-        // max_beta
-        max_beta: 0.2,
-        // beta_rate
-        beta_rate: 0.0,
-        // sampling_schedule='constant', sampling_rate=0.0
-        sampling: SamplingSchedule::None,
-        // batch_size
+        // batch_size; dec_rnn_size is that of each of the three split decoders
         train: TrainConfig {
             batch_size: 256,
             ..MAGENTA_TRAIN
         },
+        ..HIERDEC_MEL_16BAR
     },
     // Small presets for tests and CPU experiments (not Magenta configs).
     Preset {
@@ -541,6 +522,39 @@ impl Config {
 
 impl ModelConfig {
     /// Check the architecture, the data window and the loss settings (see [`Config::validate`]).
+    /// What differs between the weights' shapes and data of `self` and `other` (layer sizes,
+    /// z, hierarchy, data representation and window length); empty when weights of one fit the other.
+    pub fn architecture_differences(&self, other: &ModelConfig) -> Vec<String> {
+        let mut d = Vec::new();
+        let mut diff = |name: &str, a: String, b: String| {
+            if a != b {
+                d.push(format!("{name} {a} vs {b}"));
+            }
+        };
+        diff("z_size", self.z_size.to_string(), other.z_size.to_string());
+        diff(
+            "enc_rnn_size",
+            format!("{:?}", self.enc_rnn_size),
+            format!("{:?}", other.enc_rnn_size),
+        );
+        diff(
+            "dec_rnn_size",
+            format!("{:?}", self.dec_rnn_size),
+            format!("{:?}", other.dec_rnn_size),
+        );
+        diff(
+            "hierarchical",
+            format!("{:?}", self.hierarchical),
+            format!("{:?}", other.hierarchical),
+        );
+        diff(
+            "data",
+            format!("{} {}-bar", self.data.kind.name(), self.data.slice_bars),
+            format!("{} {}-bar", other.data.kind.name(), other.data.slice_bars),
+        );
+        d
+    }
+
     pub fn validate(&self) -> Result<()> {
         let bad = |s: String| Err(Error::Invalid(s));
         if self.z_size == 0 || self.z_size > MAX_Z {

@@ -193,7 +193,6 @@ fn start_or_resume<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
 ) -> Result<(MusicVae<B>, O, TrainState)> {
     let tc = &config.train;
     let run = opts.run_dir;
-    let model = MusicVae::<B>::new(&config.model, tc.seed, device);
     let state = TrainState {
         step: 0,
         epoch: 0,
@@ -219,9 +218,34 @@ fn start_or_resume<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
         _ => {
             // A new run, or a resumed one killed before its first checkpoint was complete: step 0.
             let _ = std::fs::remove_file(metrics_path);
+            let model = match &tc.init_from {
+                Some(dir) => initial_weights::<B>(Path::new(dir), config, device)?,
+                None => MusicVae::<B>::new(&config.model, tc.seed, device),
+            };
             Ok((model, optim, state))
         }
     }
+}
+
+/// The weights of the model in `dir` as the start of a new run configured by `config`: its
+/// architecture and data must be the same (the schedules and training settings may differ).
+fn initial_weights<B: AutodiffBackend>(
+    dir: &Path,
+    config: &Config,
+    device: &B::Device,
+) -> Result<MusicVae<B>> {
+    let (model, from) = crate::model::store::load_model::<B>(dir, device)?;
+    let differences = config.model.architecture_differences(&from.model);
+    if !differences.is_empty() {
+        return Err(Error::bad_input(
+            dir,
+            format!(
+                "its weights do not fit this run ({}: run vs model); train with the model's own config (leave out --config) or start from fresh weights",
+                differences.join(", ")
+            ),
+        ));
+    }
+    Ok(model)
 }
 
 /// Drop the lines of metrics.jsonl written after `step` (a resumed run recomputes them).
