@@ -96,6 +96,11 @@ impl<B: Backend> CoreDecoder<B> {
     /// Stepwise decoding of `steps` steps. `first` `[N, in_width]` is the first input (zeros, or the last
     /// token of the previous bar); `truth` `[N, T, in_width]` the true previous inputs when known.
     /// Returns logits `[N, T, out]` and the chosen tokens per track `[N, T]`.
+    ///
+    /// Under autodiff it runs in two passes with the same result: the inputs a step is fed (a
+    /// sample, or the truth) carry no gradient, so a first pass without gradient tracking chooses
+    /// them, and a second runs the whole sequence on those inputs as in teacher forcing — one fused
+    /// LSTM operation per layer instead of a per-step graph.
     #[allow(clippy::too_many_arguments)]
     pub fn stepwise(
         &self,
@@ -107,6 +112,37 @@ impl<B: Backend> CoreDecoder<B> {
         noise: &StepNoise<B>,
         tables: &[Option<Tensor<B, 2>>],
     ) -> (Tensor<B, 3>, Vec<Tensor<B, 2, Int>>) {
+        if !B::ad_enabled(&cond.device()) || std::env::var_os("MUSICVAE_STEPWISE").is_some() {
+            let (logits, tokens, _) =
+                self.stepwise_once(cond, first, truth, steps, tracks, noise, tables);
+            return (logits, tokens);
+        }
+        let frozen = self.clone().no_grad();
+        let (_, tokens, fed) = frozen.stepwise_once(
+            cond.clone().detach(),
+            first.detach(),
+            truth.map(|t| t.detach()),
+            steps,
+            tracks,
+            noise,
+            tables,
+        ); // fed: [N, T, in_width]
+        (self.teacher_forced(fed, cond), tokens) // [N, T, out]
+    }
+
+    /// One pass of [`stepwise`](Self::stepwise); also returns the input fed at every step
+    /// `[N, T, in_width]`.
+    #[allow(clippy::too_many_arguments)]
+    fn stepwise_once(
+        &self,
+        cond: Tensor<B, 2>,
+        first: Tensor<B, 2>,
+        truth: Option<Tensor<B, 3>>,
+        steps: usize,
+        tracks: &[TrackSpec],
+        noise: &StepNoise<B>,
+        tables: &[Option<Tensor<B, 2>>],
+    ) -> (Tensor<B, 3>, Vec<Tensor<B, 2, Int>>, Tensor<B, 3>) {
         let mut states = self.initial(cond.clone());
         let cp = self.cond_projection(cond); // [N, 4H]
         let wt = self.token_weights(); // [in_width, 4H]
@@ -129,9 +165,11 @@ impl<B: Backend> CoreDecoder<B> {
                 .collect()
         });
         let mut input = first;
+        let mut fed = Vec::with_capacity(steps);
         let mut all_logits = Vec::with_capacity(steps);
         let mut tokens: Vec<Vec<Tensor<B, 1, Int>>> = vec![Vec::with_capacity(steps); tracks.len()];
         for t in 0..steps {
+            fed.push(input.clone());
             let xp = input.clone().matmul(wt.clone()) + cp.clone(); // [N, 4H]
             states = self.lstm.step(xp, states);
             let h = states
@@ -167,7 +205,7 @@ impl<B: Backend> CoreDecoder<B> {
         }
         let logits = Tensor::stack(all_logits, 1); // [N, T, out]
         let tokens = tokens.into_iter().map(|v| Tensor::stack(v, 1)).collect(); // [N, T]
-        (logits, tokens)
+        (logits, tokens, Tensor::stack(fed, 1)) // [N, T, in_width]
     }
 }
 
@@ -231,4 +269,123 @@ pub fn argmax_tokens<B: Backend>(logits: &[Tensor<B, 3>]) -> Vec<Tensor<B, 2, In
         .iter()
         .map(|l| l.clone().argmax(2).squeeze_dim::<2>(2))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use burn::backend::{Autodiff, NdArray};
+
+    type B = Autodiff<NdArray<f32>>;
+
+    /// The two-pass stepwise decode under autodiff gives the logits, tokens and gradients of the
+    /// single pass (one autodiff node per step) it replaces: scheduled sampling with a mask, at
+    /// temperature 1, for a one-hot and a drum-roll track.
+    #[test]
+    fn two_pass_stepwise_matches_the_single_pass() {
+        let dev = Default::default();
+        let tracks = [
+            TrackSpec {
+                depth: 7,
+                input: TrackInput::OneHot(7),
+            },
+            TrackSpec {
+                depth: 512,
+                input: TrackInput::DrumRoll,
+            },
+        ];
+        let in_width: usize = tracks.iter().map(|t| t.input.width()).sum();
+        let out: usize = tracks.iter().map(|t| t.depth).sum();
+        let (n, steps, cond_w) = (5, 9, 6);
+        let core = CoreDecoder::<B>::new(
+            in_width,
+            cond_w,
+            &[12, 10],
+            out,
+            1.0,
+            &mut InitRng::new(3),
+            &dev,
+        );
+        let mut rng = Rng::new(11);
+        let cond =
+            Tensor::<B, 2>::from_data(TensorData::new(rng.normals(n * cond_w), [n, cond_w]), &dev)
+                .require_grad();
+        let truth = Tensor::<B, 3>::from_data(
+            TensorData::new(
+                (0..n * steps * in_width)
+                    .map(|_| if rng.uniform() < 0.2 { 1.0f32 } else { 0.0 })
+                    .collect::<Vec<_>>(),
+                [n, steps, in_width],
+            ),
+            &dev,
+        );
+        let mask = Tensor::<B, 2>::from_data(
+            TensorData::new(
+                (0..n * steps)
+                    .map(|_| if rng.uniform() < 0.5 { 1.0f32 } else { 0.0 })
+                    .collect::<Vec<_>>(),
+                [n, steps],
+            ),
+            &dev,
+        );
+        let noise = StepNoise::draw(&mut rng, &tracks, n, steps, 1.0, Some(mask), &dev);
+        let tables = input_tables::<B>(&tracks, &dev);
+        let first = Tensor::<B, 2>::zeros([n, in_width], &dev);
+        let weights = Tensor::<B, 3>::from_data(
+            TensorData::new(rng.normals(n * steps * out), [n, steps, out]),
+            &dev,
+        );
+        let run = |two_pass: bool| {
+            let args = (cond.clone(), first.clone(), Some(truth.clone()));
+            let (logits, tokens) = if two_pass {
+                core.stepwise(args.0, args.1, args.2, steps, &tracks, &noise, &tables)
+            } else {
+                let (l, t, _) =
+                    core.stepwise_once(args.0, args.1, args.2, steps, &tracks, &noise, &tables);
+                (l, t)
+            };
+            let loss = (logits.clone() * weights.clone()).sum();
+            let grads = loss.backward();
+            let g_cond = cond.grad(&grads).expect("grad of cond").into_data();
+            let g_whh = core.lstm.layers[0]
+                .w_hh
+                .val()
+                .grad(&grads)
+                .expect("grad of W_hh")
+                .into_data();
+            let g_out = core
+                .out
+                .weight
+                .val()
+                .grad(&grads)
+                .expect("grad")
+                .into_data();
+            let tokens: Vec<Vec<i64>> = tokens
+                .into_iter()
+                .map(|t| t.into_data().convert::<i64>().to_vec().expect("ints"))
+                .collect();
+            (logits.into_data(), tokens, [g_cond, g_whh, g_out])
+        };
+        let (l1, t1, g1) = run(false);
+        let (l2, t2, g2) = run(true);
+        assert_eq!(t1, t2, "the same tokens are fed back");
+        let close = |a: &TensorData, b: &TensorData, what: &str| {
+            let (a, b) = (
+                a.to_vec::<f32>().expect("f32"),
+                b.to_vec::<f32>().expect("f32"),
+            );
+            let scale = a.iter().map(|v| v.abs()).fold(1e-6f32, f32::max);
+            let worst = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(worst <= 1e-4 * scale, "{what}: {worst} vs scale {scale}");
+        };
+        close(&l1, &l2, "logits");
+        for (k, (a, b)) in g1.iter().zip(&g2).enumerate() {
+            close(a, b, &format!("gradient {k}"));
+        }
+    }
 }
