@@ -328,19 +328,32 @@ impl OnBackend for InterpJob {
             None => resolve_model(a.model.as_deref(), DEFAULT_MODEL)?,
         };
         let mut times = Vec::new();
+        // Seconds of each phase per run: load, MIDI reading, encode, decode.
+        let mut phases: Vec<[f64; 4]> = Vec::new();
         let mut name = String::new();
         for _ in 0..a.repeat.max(1) {
             let t0 = Instant::now();
             let vae = Vae::<B>::load(&dir, device)?;
+            let t_load = t0.elapsed().as_secs_f64();
             let cfg = &vae.config.model.data;
             let (pa, pb) = (pick_window(&a.a, cfg, None)?, pick_window(&a.b, cfg, None)?);
+            let t_read = t0.elapsed().as_secs_f64();
             let lat = vae.encode(&[pa.window, pb.window])?;
+            let t_enc = t0.elapsed().as_secs_f64();
             let zs = path(&lat[0].mu, &lat[1].mu, a.steps, Interpolation::Slerp);
             let out = vae.decode(&zs, 0.5, 0)?;
             std::hint::black_box(out);
-            times.push(t0.elapsed().as_secs_f64());
+            let total = t0.elapsed().as_secs_f64();
+            times.push(total);
+            phases.push([t_load, t_read - t_load, t_enc - t_read, total - t_enc]);
             name = vae.describe();
         }
+        let order: Vec<usize> = {
+            let mut o: Vec<usize> = (0..times.len()).collect();
+            o.sort_by(|&i, &j| times[i].total_cmp(&times[j]));
+            o
+        };
+        let median_phases = phases[order[order.len() / 2]];
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
         println!(
@@ -351,12 +364,17 @@ impl OnBackend for InterpJob {
             times.len(),
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
         );
+        let [load, read, enc, dec] = median_phases;
+        println!(
+            "  median run: model load {load:.3} s, MIDI reading {read:.3} s, encode {enc:.3} s, decode {dec:.3} s"
+        );
         if a.config.is_some() {
             let _ = std::fs::remove_dir_all(&tmp);
         }
         append_json(
             &json,
-            &serde_json::json!({"bench": "interpolate", "model": name, "dir": dir, "steps": a.steps, "median_s": median, "min_s": times[0], "runs": times.len()}),
+            &serde_json::json!({"bench": "interpolate", "model": name, "dir": dir, "steps": a.steps, "median_s": median, "min_s": times[0], "runs": times.len(),
+                "median_phases_s": {"load": load, "read": read, "encode": enc, "decode": dec}}),
         )
     }
 }

@@ -7,12 +7,37 @@ use burn::tensor::{backend::Backend, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 
-/// A small seeded RNG used only for initialisation (ChaCha-based `StdRng`).
-pub struct InitRng(rand::rngs::StdRng);
+/// A small seeded RNG used only for initialisation (ChaCha-based `StdRng`); without one
+/// ([`InitRng::skeleton`]) every parameter is zero.
+pub struct InitRng(Option<rand::rngs::StdRng>);
 
 impl InitRng {
     pub fn new(seed: u64) -> Self {
-        InitRng(rand::rngs::StdRng::seed_from_u64(seed))
+        InitRng(Some(rand::rngs::StdRng::seed_from_u64(seed)))
+    }
+
+    /// Zeros instead of random draws: the shape of a model whose weights are loaded next (drawing
+    /// 176 M random numbers for `hierdec-mel_16bar` costs more than reading its file).
+    pub fn skeleton() -> Self {
+        InitRng(None)
+    }
+
+    /// `rows × cols` values from `draw`, or a zero tensor for a skeleton.
+    fn matrix<B: Backend>(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        device: &B::Device,
+        mut draw: impl FnMut(&mut rand::rngs::StdRng) -> f32,
+    ) -> Param<Tensor<B, 2>> {
+        let t = match &mut self.0 {
+            Some(rng) => {
+                let v: Vec<f32> = (0..rows * cols).map(|_| draw(rng)).collect();
+                Tensor::from_data(TensorData::new(v, [rows, cols]), device)
+            }
+            None => Tensor::zeros([rows, cols], device),
+        };
+        Param::from_tensor(t)
     }
 
     /// Glorot-uniform `[rows, cols]` matrix (TF's default kernel initializer).
@@ -23,10 +48,7 @@ impl InitRng {
         device: &B::Device,
     ) -> Param<Tensor<B, 2>> {
         let limit = (6.0 / (rows + cols) as f64).sqrt();
-        let v: Vec<f32> = (0..rows * cols)
-            .map(|_| self.0.random_range(-limit..limit) as f32)
-            .collect();
-        Param::from_tensor(Tensor::from_data(TensorData::new(v, [rows, cols]), device))
+        self.matrix(rows, cols, device, |r| r.random_range(-limit..limit) as f32)
     }
 
     /// Uniform(−limit, limit) `[rows, cols]` matrix.
@@ -37,10 +59,7 @@ impl InitRng {
         limit: f64,
         device: &B::Device,
     ) -> Param<Tensor<B, 2>> {
-        let v: Vec<f32> = (0..rows * cols)
-            .map(|_| self.0.random_range(-limit..limit) as f32)
-            .collect();
-        Param::from_tensor(Tensor::from_data(TensorData::new(v, [rows, cols]), device))
+        self.matrix(rows, cols, device, |r| r.random_range(-limit..limit) as f32)
     }
 
     /// N(0, std²) `[rows, cols]` matrix.
@@ -53,10 +72,7 @@ impl InitRng {
     ) -> Param<Tensor<B, 2>> {
         let n =
             Normal::new(0.0, std).unwrap_or_else(|_| Normal::new(0.0, 1e-3).expect("valid normal"));
-        let v: Vec<f32> = (0..rows * cols)
-            .map(|_| n.sample(&mut self.0) as f32)
-            .collect();
-        Param::from_tensor(Tensor::from_data(TensorData::new(v, [rows, cols]), device))
+        self.matrix(rows, cols, device, |r| n.sample(r) as f32)
     }
 
     /// A zero vector.

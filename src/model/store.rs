@@ -142,7 +142,7 @@ pub fn check_model_record<B: Backend>(
             format!("holds {found} weights but its config.json describes a model of {implied}; the two files do not belong together"),
         ));
     }
-    let fresh = MusicVae::<B>::new(config, 0, device);
+    let fresh = MusicVae::<B>::skeleton(config, device);
     let expected = record_check::tensors(&model_bytes(&fresh)?).map_err(Error::Invalid)?;
     record_check::same_structure(&leaves, &expected).map_err(|e| {
         Error::bad_input(

@@ -38,7 +38,15 @@ pub struct MusicVae<B: Backend> {
 impl<B: Backend> MusicVae<B> {
     /// A freshly initialised model (deterministic in `seed`).
     pub fn new(cfg: &ModelConfig, seed: u64, device: &B::Device) -> Self {
-        let mut rng = InitRng::new(seed);
+        Self::with_init(cfg, InitRng::new(seed), device)
+    }
+
+    /// A model of `cfg`'s shape with every weight zero, to load weights into.
+    pub fn skeleton(cfg: &ModelConfig, device: &B::Device) -> Self {
+        Self::with_init(cfg, InitRng::skeleton(), device)
+    }
+
+    fn with_init(cfg: &ModelConfig, mut rng: InitRng, device: &B::Device) -> Self {
         let w = input_width(cfg.data.kind);
         let encoder = BiLstm::new(w, &cfg.enc_rnn_size, cfg.forget_bias, &mut rng, device);
         let s = encoder.summary_size();
