@@ -109,7 +109,7 @@ impl TrainObserver for Bar {
             // the kernels (bench/gpu-run.sh reports this line).
             let secs = self.started.elapsed().as_secs_f64();
             self.pb
-                .suspend(|| eprintln!("first step finished {secs:.1} s after the start"));
+                .suspend(|| eprintln!("first step finished {secs:.2} s after the start"));
         }
         self.pb.set_position(m.step);
         self.pb.set_message(format!(
