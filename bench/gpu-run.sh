@@ -24,8 +24,9 @@
 # ratio table is also skipped, with a note, when python3 has no torch), --bench-seconds S (time
 # for the table when training follows; default 210), arguments after -- go to `musicvae train`.
 # Environment: DEVICE (cuda; cpu for a dry run), OUT (the results folder; must be empty),
-# MAX_SECONDS (530), ROW_TIMEOUT (60 s per table command), PYTHON (python3); BATCH, STEPS, WARMUP,
-# ROWS go to bench/run-gpu.sh.
+# MAX_SECONDS (530), ROW_TIMEOUT (60 s per table command), PYTHON (python3), PART_MIB (16: size of
+# the checkpoint parts, and the largest file returned; smaller in tests); BATCH, STEPS, WARMUP, ROWS
+# go to bench/run-gpu.sh.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 T0=$(date +%s)
@@ -53,7 +54,9 @@ ROW_TIMEOUT=${ROW_TIMEOUT:-60}
 PYTHON=${PYTHON:-python3}
 DEADLINE=$((T0 + MAX_SECONDS))
 MAX_FILES=8
-PART_BYTES=$((16 * 1024 * 1024))
+PART_MIB=${PART_MIB:-16}
+{ [[ $PART_MIB =~ ^[1-9][0-9]*$ ]] && [ "$PART_MIB" -le 16 ]; } || die "PART_MIB must be a whole number from 1 to 16, got '$PART_MIB'"
+PART_BYTES=$((PART_MIB * 1024 * 1024))
 
 case $DEVICE in cuda | cpu) ;; *) die "DEVICE must be cuda or cpu, got '$DEVICE'" ;; esac
 awk -v m="$minutes" 'BEGIN { exit !(m + 0 > 0 && m == m + 0) }' || die "--minutes must be a positive number, got '$minutes'"
@@ -67,7 +70,7 @@ if [ "$resume" = 1 ]; then
   [ -n "$train" ] || train=$(cat "$devdir/checkpoint-config" 2>/dev/null || true)
   [ -n "$train" ] || die "--resume: the preset of the carried checkpoint is unknown; name it with --train"
 fi
-if [ -n "$train" ] && [ ! -d "$devdir/cache-$train" ]; then
+if [ -n "$train" ] && [ ! -f "$devdir/cache-$train.tgz" ]; then
   die "no training cache for $train in $devdir: run scripts/gpu-prepare --train $train"
 fi
 if [ -d "$OUT" ] && [ -n "$(ls -A "$OUT")" ]; then die "OUT=$OUT is not empty: the results need an empty folder"; fi
@@ -145,12 +148,17 @@ main() {
     local bench_until=$DEADLINE
     [ -n "$train" ] && bench_until=$(($(date +%s) + bench_seconds))
     [ "$bench_until" -gt $((DEADLINE - 30)) ] && bench_until=$((DEADLINE - 30))
-    local tok=()
-    [ -f "$devdir/tokens_2bar.npy" ] && tok+=(TOK2="$devdir/tokens_2bar.npy")
-    [ -f "$devdir/tokens_16bar.npy" ] && tok+=(TOK16="$devdir/tokens_16bar.npy")
+    local tok=() t
+    for t in 2bar 16bar; do
+      if [ -f "$devdir/tokens_$t.npy.gz" ]; then
+        gunzip -c "$devdir/tokens_$t.npy.gz" >"$work/tokens_$t.npy"
+        tok+=("TOK${t%bar}=$work/tokens_$t.npy")
+      fi
+    done
     echo "== ratio table (until $((bench_until - T0)) s into the run)"
     (cd "$kc" && env "${tok[@]}" DEVICE="$DEVICE" BIN="$bin" PYTHON="$PYTHON" DEADLINE="$bench_until" \
       ROW_TIMEOUT="$ROW_TIMEOUT" RESULTS="$work/bench.jsonl" TABLE="$work/keep/table.txt" \
+      KERNEL_LOG="$kc/cubecl-compile.log" \
       bash "$REPO/bench/run-gpu.sh") || echo "(ratio table stopped with exit status $?)"
     if [ -f "$work/bench.jsonl" ]; then
       echo "-- JSON lines"
@@ -172,7 +180,8 @@ main() {
       echo "== training skipped: only $left s left before the stop reserve"
     else
       mins=$(awk -v s="$train_s" 'BEGIN { printf "%.4f", s / 60 }')
-      args=(train --data "$devdir/cache-$train" --out "$run" --device "$DEVICE" --minutes "$mins")
+      tar -xzf "$devdir/cache-$train.tgz" -C "$work"
+      args=(train --data "$work/cache-$train" --out "$run" --device "$DEVICE" --minutes "$mins")
       if [ "$resume" = 1 ]; then
         mkdir -p "$run"
         tar -xzf "$devdir/checkpoint.tgz" -C "$run"
@@ -247,14 +256,14 @@ main() {
         cp "$work/parts"/* "$OUT/"
         slots=$((slots - n))
       else
-        echo "left out: the checkpoint ($n parts of 16 MiB; $slots slots left)"
+        echo "left out: the checkpoint ($n parts of $PART_MIB MiB; $slots slots left)"
       fi
       continue
     fi
     [ -f "$work/keep/$f" ] || continue
     size=$(stat -c %s "$work/keep/$f")
     if [ "$size" -gt "$PART_BYTES" ]; then
-      echo "left out: $f ($size bytes, over 16 MiB)"
+      echo "left out: $f ($size bytes, over $PART_MIB MiB)"
     elif [ "$slots" -eq 0 ]; then
       case $f in
         model-f16.tar) echo "left out: model-f16.tar (no slot left; scripts/gpu-prepare --collect exports it from the checkpoint)" ;;

@@ -24,7 +24,10 @@
 # (token files from `musicvae prepare --npy`; random tokens when absent), ROW_TIMEOUT (seconds per
 # command, 60), DEADLINE (epoch seconds after which no row starts), ROWS (space-separated subset
 # of the row names below), RESULTS (JSON lines, default $OUT/bench-gpu.jsonl or /tmp),
-# TABLE (the table is also written there).
+# TABLE (the table is also written there), KERNEL_LOG (cubecl's compilation log, one
+# "[Compiling kernel]" line per kernel: the kernels each row of ours compiled are counted).
+# "ours s" is the wall time of our whole command (start, kernel compilation and autotuning,
+# warm-up and timed steps): on a cold cache, most of it is compilation.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +44,7 @@ RESULTS=${RESULTS:-${OUT:-/tmp}/bench-gpu.jsonl}
 TABLE=${TABLE:-/dev/null}
 TOK2=${TOK2:-}
 TOK16=${TOK16:-}
+KERNEL_LOG=${KERNEL_LOG:-}
 
 die() { echo "run-gpu: $*" >&2; exit 2; }
 [ -x "$BIN" ] || die "no musicvae binary at $BIN: build it (CUDARC_CUDA_VERSION=13000 cargo build --release --features cuda-lean) or set BIN"
@@ -66,6 +70,7 @@ print("" if v is None else v)' "$@"
 }
 # calc EXPR: a Python expression, printed ("-" when it fails, e.g. a missing value).
 calc() { "$PYTHON" -c "print($1)" 2>/dev/null || echo -; }
+kernels_so_far() { if [ -n "$KERNEL_LOG" ] && [ -f "$KERNEL_LOG" ]; then grep -c 'Compiling kernel\]' "$KERNEL_LOG" || true; else echo 0; fi; }
 time_left() { [ "$DEADLINE" -eq 0 ] || [ "$(date +%s)" -lt "$DEADLINE" ]; }
 
 # boxed CMD...: run a command under the row time limit; prints its exit status on failure.
@@ -136,9 +141,9 @@ all_rows=(
   "cat-mel_2bar_big|teacher_forced|$TOK2"
   "cat-mel_2bar_big|sampled|$TOK2"
 )
-header=$(printf '%-20s %-15s %6s %11s %11s %6s %11s %6s %8s %8s %7s %7s %7s' \
+header=$(printf '%-20s %-15s %6s %11s %11s %6s %11s %6s %8s %8s %7s %7s %7s %7s %7s' \
   config mode batch 'ours seq/s' 'torch fp32' ratio 'torch tf32' ratio 'ours MiB' 'torch MiB' \
-  'ours%32' 'pt%32' 'pt%tf32')
+  'ours%32' 'pt%32' 'pt%tf32' 'ours s' kernels)
 lines=()
 tf_ratio=-
 echo "== throughput: ours (fp32) vs PyTorch (fp32, and TF32), batch $BATCH, $WARMUP warm-up + $STEPS timed steps, $ROW_TIMEOUT s per command"
@@ -154,6 +159,8 @@ for row in "${all_rows[@]}"; do
   [ -n "$tok" ] && data=(--data "$tok")
   ours=- ours_mem=- torch=- torch_mem=- tf32=-
   : >"$work/ours.jsonl"
+  k_before=$(kernels_so_far)
+  t_start=$(date +%s.%N)
   if peak_mem boxed "$BIN" bench --json "$work/ours.jsonl" train --device "$DEVICE" --config "$cfg" \
     --mode "${mode//_/-}" --batch-size "$BATCH" --warmup "$WARMUP" --steps "$STEPS" "${data[@]}" >&2; then
     line=$(tail -1 "$work/ours.jsonl")
@@ -161,6 +168,8 @@ for row in "${all_rows[@]}"; do
     ours=$(json_field "$line" result seq_per_sec)
     ours_mem=$PEAK_MIB
   fi
+  ours_s=$(calc "f'{$(date +%s.%N) - $t_start:.1f}'")
+  [ -n "$KERNEL_LOG" ] && kernels=$(($(kernels_so_far) - k_before)) || kernels=-
   for prec in fp32 tf32; do
     flag=()
     [ "$prec" = tf32 ] && flag=(--tf32)
@@ -181,9 +190,10 @@ for row in "${all_rows[@]}"; do
   ratio=$(calc "f'{$ours / $torch:.2f}'")
   ratio_tf=$(calc "f'{$ours / $tf32:.2f}'")
   fr() { calc "f'{100 * $1 * $flops / ($2 * 1e12):.1f}%' if $2 > 0 else '-'"; }
-  lines+=("$(printf '%-20s %-15s %6s %11s %11s %6s %11s %6s %8s %8s %7s %7s %7s' "$cfg" "$mode" "$BATCH" \
+  lines+=("$(printf '%-20s %-15s %6s %11s %11s %6s %11s %6s %8s %8s %7s %7s %7s %7s %7s' "$cfg" "$mode" "$BATCH" \
     "$(calc "f'{$ours:.1f}'")" "$(calc "f'{$torch:.1f}'")" "$ratio" "$(calc "f'{$tf32:.1f}'")" "$ratio_tf" \
-    "$ours_mem" "$torch_mem" "$(fr "$ours" "$peak32")" "$(fr "$torch" "$peak32")" "$(fr "$tf32" "$peak_tf32")")")
+    "$ours_mem" "$torch_mem" "$(fr "$ours" "$peak32")" "$(fr "$torch" "$peak32")" "$(fr "$tf32" "$peak_tf32")" \
+    "$ours_s" "$kernels")")
   if [ "$cfg" = cat-mel_2bar_small ] && [ "$mode" = teacher_forced ]; then tf_ratio=$ratio; fi
 done
 

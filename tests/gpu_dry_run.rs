@@ -120,7 +120,13 @@ fn prepare_run_collect_resume_round_trip_on_cpu() {
     ];
     let text = ok(&script("scripts/gpu-prepare", prep, &[]), "gpu-prepare");
     assert!(text.contains("cache written to"), "{text}");
-    for f in ["musicvae.gz", "musicvae.sha256", "cubecl.toml", "build.txt"] {
+    for f in [
+        "musicvae.gz",
+        "musicvae.sha256",
+        "cubecl.toml",
+        "build.txt",
+        "cache-tiny.tgz",
+    ] {
         assert!(dev.join(f).is_file(), "{f} in {:?}", files(&dev));
     }
     let toml = std::fs::read_to_string(dev.join("cubecl.toml")).expect("cubecl.toml");
@@ -180,6 +186,10 @@ fn prepare_run_collect_resume_round_trip_on_cpu() {
         "collect",
     );
     assert!(text.contains("tiny at step 4"), "{text}");
+    assert!(
+        text.contains(&format!("--data {} --out", s(&data))),
+        "{text}"
+    );
     assert!(run1.join("model-f16/model.mpk").is_file());
     assert!(
         dev.join("kernel-cache.tar.gz").is_file(),
@@ -228,7 +238,8 @@ fn prepare_run_collect_resume_round_trip_on_cpu() {
         ),
         "collect 2",
     );
-    let cache = dev.join("cache-tiny");
+    // The MIDI folder gives the cache's windows (same split seed and fraction).
+    let cache = data.clone();
     let o = Command::new(bin)
         .args([
             "train",
@@ -283,7 +294,9 @@ fn prepare_run_collect_resume_round_trip_on_cpu() {
     }
     println!("largest relative difference, 4 + 2 + 2 steps vs 8: {worst:.2e}");
 
-    // The clock: a lease's training stops itself with a checkpoint; no PyTorch → no table.
+    // The clock: a lease's training stops itself with a checkpoint; no PyTorch → no table. With
+    // 1 MiB parts the checkpoint takes 4 of the 8 slots, so the f16 model stays behind and
+    // --collect exports it from the checkpoint.
     let out3 = p("out3");
     let text = ok(
         &script(
@@ -301,7 +314,7 @@ fn prepare_run_collect_resume_round_trip_on_cpu() {
                 "--batch-size",
                 "4",
             ],
-            &[("OUT", s(&out3))],
+            &[("OUT", s(&out3)), ("PART_MIB", "1")],
         ),
         "gpu-run.sh on the clock",
     );
@@ -310,7 +323,27 @@ fn prepare_run_collect_resume_round_trip_on_cpu() {
         "{text}"
     );
     assert!(text.contains("reached); checkpoint saved"), "{text}");
-    assert!(files(&out3).contains(&"checkpoint.tgz.part-1-of-1".to_string()));
+    let got = files(&out3);
+    assert_eq!(got.len(), 8, "{got:?}");
+    assert!(
+        got.contains(&"checkpoint.tgz.part-4-of-4".to_string()),
+        "{got:?}"
+    );
+    assert!(
+        text.contains("left out: model-f16.tar (no slot left"),
+        "{text}"
+    );
+    let run3 = p("run3");
+    let text = ok(
+        &script(
+            "scripts/gpu-prepare",
+            &["--collect", s(&out3), "--run", s(&run3)],
+            &[("MUSICVAE_BIN", bin)],
+        ),
+        "collect 3",
+    );
+    assert!(text.contains("f16 model: "), "{text}");
+    assert!(run3.join("model-f16/model.mpk").is_file(), "{text}");
 
     // Bad input: one line each, naming the cause and the fix.
     let o = script(
@@ -348,7 +381,7 @@ fn prepare_run_collect_resume_round_trip_on_cpu() {
     std::fs::write(out2.join("checkpoint.tgz.part-1-of-2"), b"x").expect("write");
     let o = script(
         "scripts/gpu-prepare",
-        &["--collect", s(&out2), "--run", s(&p("run3"))],
+        &["--collect", s(&out2), "--run", s(&p("run4"))],
         &[],
     );
     fails_with(&o, &["1 of 2 checkpoint parts present"]);
