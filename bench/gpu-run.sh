@@ -24,7 +24,8 @@
 # ratio table is also skipped, with a note, when python3 has no torch), --bench-seconds S (time
 # for the table when training follows; default 210), arguments after -- go to `musicvae train`.
 # Environment: DEVICE (cuda; cpu for a dry run), OUT (the results folder; must be empty),
-# MAX_SECONDS (530), ROW_TIMEOUT (60 s per table command), PYTHON (python3), PART_MIB (16: size of
+# MAX_SECONDS (530), ROW_TIMEOUT (60 s per table command), PYTHON (python3, or the GPU machine's
+# /opt/torch/.venv/bin/python when python3 has no torch), PART_MIB (16: size of
 # the checkpoint parts, and the largest file returned; smaller in tests); BATCH, STEPS, WARMUP, ROWS
 # go to bench/run-gpu.sh.
 set -euo pipefail
@@ -140,6 +141,9 @@ main() {
   # ---- ratio table ----
   local k0 k1 k2 a0 a1 a2
   k0=$(kernels) a0=$(tuned)
+  if [ "$PYTHON" = python3 ] && ! python3 -c 'import torch' 2>/dev/null && [ -x /opt/torch/.venv/bin/python ]; then
+    PYTHON=/opt/torch/.venv/bin/python # where the GPU machine's PyTorch lives
+  fi
   if [ "$bench" = 0 ]; then
     echo "== ratio table skipped (--no-bench)"
   elif ! "$PYTHON" -c 'import torch, numpy' 2>/dev/null; then
