@@ -72,6 +72,9 @@ fn files(dir: &Path) -> Vec<String> {
 #[test]
 fn prepare_run_collect_resume_round_trip_on_cpu() {
     let t0 = std::time::Instant::now();
+    // The repository's own .device (a real GPU package, maybe) is never touched by the test.
+    let own = root().join(".device");
+    let own_before = own.is_dir().then(|| files(&own));
     let d = tempfile::tempdir().expect("tempdir");
     let p = |name: &str| d.path().join(name);
     let bin = env!("CARGO_BIN_EXE_musicvae");
@@ -337,7 +340,7 @@ fn prepare_run_collect_resume_round_trip_on_cpu() {
     let text = ok(
         &script(
             "scripts/gpu-prepare",
-            &["--collect", s(&out3), "--run", s(&run3)],
+            &["--collect", s(&out3), "--run", s(&run3), "--dest", s(&dev)],
             &[("MUSICVAE_BIN", bin)],
         ),
         "collect 3",
@@ -381,10 +384,22 @@ fn prepare_run_collect_resume_round_trip_on_cpu() {
     std::fs::write(out2.join("checkpoint.tgz.part-1-of-2"), b"x").expect("write");
     let o = script(
         "scripts/gpu-prepare",
-        &["--collect", s(&out2), "--run", s(&p("run4"))],
+        &[
+            "--collect",
+            s(&out2),
+            "--run",
+            s(&p("run4")),
+            "--dest",
+            s(&dev),
+        ],
         &[],
     );
     fails_with(&o, &["1 of 2 checkpoint parts present"]);
+    assert_eq!(
+        own.is_dir().then(|| files(&own)),
+        own_before,
+        "{own:?} changed"
+    );
     println!(
         "dry run of the GPU flow: {:.1} s",
         t0.elapsed().as_secs_f64()
