@@ -1,6 +1,7 @@
 //! `train --anneal-steps K --free-bits B`: the budget schedule, resolved into the run's
 //! config.json, and its bad values; a folder with fewer windows than a batch stops at once with
-//! the counts; run as a user would on two real files from midi_data/.
+//! the counts; `--minutes M` stops cleanly with a checkpoint that `--resume` continues; run as a
+//! user would on real files from midi_data/.
 
 mod common;
 
@@ -162,4 +163,88 @@ fn quick_recipe_and_init_from_a_model() {
         !o.status.success() && err.contains("is not a model folder"),
         "{err}"
     );
+}
+
+/// `train --minutes M`: the run stops by itself when the time is up, with a checkpoint at the
+/// step it reached, and `--resume` continues from that step; bad values are one clear line.
+#[test]
+fn minutes_stop_the_run_cleanly_with_a_checkpoint() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let data = d.path().join("data");
+    std::fs::create_dir_all(data.join("irish")).expect("mkdir");
+    for file in ["oneills_0000.mid", "oneills_0081.mid"] {
+        std::fs::copy(
+            root().join("midi_data/irish").join(file),
+            data.join("irish").join(file),
+        )
+        .expect("copy");
+    }
+    let run = d.path().join("run");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            s(&data),
+            "--out",
+            s(&run),
+            "--batch-size",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_musicvae"))
+            .args(&args)
+            .output()
+            .expect("run musicvae")
+    };
+    // A million steps, stopped by the clock after 1.5 s.
+    let o = train(&[
+        "--config",
+        "tiny",
+        "--steps",
+        "1000000",
+        "--minutes",
+        "0.025",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("(--minutes 0.025 reached)"), "{out}");
+    let step: u64 = out
+        .split("stopped at step ")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .expect("the step it stopped at");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(run.join("checkpoint/complete.json")).expect("a complete checkpoint"),
+    )
+    .expect("json");
+    assert_eq!(manifest["step"].as_u64(), Some(step), "{manifest}");
+
+    let target = (step + 2).to_string();
+    let o = train(&["--resume", "--steps", &target]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains(&format!("finished {target} steps")), "{out}");
+    if step > 0 {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("first step finished"), "{err}");
+    }
+
+    for bad in ["0", "-1", "nan", "inf"] {
+        let o = train(&["--config", "tiny", "--force", &format!("--minutes={bad}")]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("--minutes must be a positive number"),
+            "{bad}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
 }

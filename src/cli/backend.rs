@@ -1,4 +1,6 @@
-//! Backend selection: CPU (burn's ndarray) always; NVIDIA GPU with the `cuda` feature.
+//! Backend selection: CPU (burn's ndarray) always; NVIDIA GPU with the `cuda` feature (burn's
+//! CUDA backend with fusion and autotuning) or the `cuda-lean` feature (the same backend without
+//! them: fewer kernels to compile before the first step).
 
 use anyhow::{bail, Result};
 use clap::ValueEnum;
@@ -11,15 +13,77 @@ pub enum DeviceKind {
 
 pub type CpuBackend = burn::backend::NdArray<f32>;
 pub type CpuTrain = burn::backend::Autodiff<CpuBackend>;
-#[cfg(feature = "cuda")]
-pub type CudaBackend = burn::backend::Cuda<f32, i32>;
-#[cfg(feature = "cuda")]
+#[cfg(any(feature = "cuda", feature = "cuda-lean"))]
+pub type CudaBackend = burn_cuda::Cuda<f32, i32>;
+#[cfg(any(feature = "cuda", feature = "cuda-lean"))]
 pub type CudaTrain = burn::backend::Autodiff<CudaBackend>;
 
-/// Fail early with a useful message when CUDA was asked for but not compiled in.
+/// The first CUDA device.
+#[cfg(any(feature = "cuda", feature = "cuda-lean"))]
+pub fn cuda_device() -> burn_cuda::CudaDevice {
+    burn_cuda::CudaDevice::default()
+}
+
+/// Whether this binary has a GPU backend compiled in.
+pub const CUDA_BUILT: bool = cfg!(any(feature = "cuda", feature = "cuda-lean"));
+
+/// The shared libraries the CUDA backend loads at run time (cudarc's names, Linux): the driver
+/// and NVRTC, the run-time compiler of the kernels.
+const CUDA_LIBRARIES: [(&str, &[&str], &str); 2] = [
+    (
+        "the NVIDIA driver library libcuda.so",
+        &["libcuda.so", "libcuda.so.1"],
+        "install the NVIDIA driver",
+    ),
+    (
+        "NVRTC (libnvrtc.so, CUDA toolkit)",
+        &["libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12"],
+        "install the CUDA toolkit or add its lib64 folder to LD_LIBRARY_PATH (e.g. /usr/local/cuda/lib64)",
+    ),
+];
+
+/// Whether one of `names` loads as a shared library (dlopen, then closed again).
+fn loads(names: &[&str]) -> bool {
+    names.iter().any(|n| {
+        let Ok(c) = std::ffi::CString::new(*n) else {
+            return false;
+        };
+        // SAFETY: dlopen with a valid NUL-terminated name; the handle is closed at once.
+        unsafe {
+            let h = libc::dlopen(c.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL);
+            if h.is_null() {
+                false
+            } else {
+                libc::dlclose(h);
+                true
+            }
+        }
+    })
+}
+
+/// The first CUDA library of `libs` that does not load, as one line naming the cause and the fix.
+fn missing_library(libs: &[(&str, &[&str], &str)]) -> Option<String> {
+    libs.iter()
+        .find(|(_, names, _)| !loads(names))
+        .map(|(what, names, fix)| {
+            format!(
+                "--device cuda: {what} is not found (tried {}): {fix}; --device cpu trains on the CPU",
+                names.join(", ")
+            )
+        })
+}
+
+/// Fail early with a useful message when CUDA was asked for but not compiled in, or when the
+/// driver or NVRTC cannot be loaded (instead of a panic deep in the backend).
 pub fn check(kind: DeviceKind) -> Result<()> {
-    if kind == DeviceKind::Cuda && !cfg!(feature = "cuda") {
+    if kind != DeviceKind::Cuda {
+        return Ok(());
+    }
+    if !CUDA_BUILT {
         bail!("this musicvae was built without GPU support: rebuild with `cargo build --release --features cuda` (needs the NVIDIA driver and CUDA toolkit at run time)");
+    }
+    if let Some(line) = missing_library(&CUDA_LIBRARIES) {
+        bail!(line);
     }
     Ok(())
 }
@@ -34,9 +98,9 @@ pub fn dispatch<J: OnBackend>(kind: DeviceKind, job: J) -> Result<()> {
     check(kind)?;
     match kind {
         DeviceKind::Cpu => job.run::<CpuBackend>(&Default::default()),
-        #[cfg(feature = "cuda")]
-        DeviceKind::Cuda => job.run::<CudaBackend>(&burn::backend::cuda::CudaDevice::default()),
-        #[cfg(not(feature = "cuda"))]
+        #[cfg(any(feature = "cuda", feature = "cuda-lean"))]
+        DeviceKind::Cuda => job.run::<CudaBackend>(&cuda_device()),
+        #[cfg(not(any(feature = "cuda", feature = "cuda-lean")))]
         DeviceKind::Cuda => bail!("this musicvae was built without GPU support"),
     }
 }
@@ -105,5 +169,34 @@ impl ModelArgs {
             self.model.as_deref(),
             musicvae::model_dir::DEFAULT_MODEL,
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_cuda_library_is_one_line_with_cause_and_fix() {
+        assert!(loads(&["libc.so.6"]), "the C library loads");
+        let libs: [(&str, &[&str], &str); 2] = [
+            ("the C library", &["libc.so.6"], "no fix needed"),
+            (
+                "the NVIDIA driver library libcuda.so",
+                &["libmusicvae-no-such-library.so"],
+                "install the NVIDIA driver",
+            ),
+        ];
+        let line = missing_library(&libs).expect("one library is missing");
+        assert!(!line.contains('\n'), "{line}");
+        for part in [
+            "libcuda.so",
+            "libmusicvae-no-such-library.so",
+            "install the NVIDIA driver",
+            "--device cpu",
+        ] {
+            assert!(line.contains(part), "{part} in {line}");
+        }
+        assert_eq!(missing_library(&libs[..1]), None);
     }
 }

@@ -217,11 +217,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
             let job = TrainJob(t, a.json);
             match dev {
                 DeviceKind::Cpu => job.go::<super::backend::CpuTrain>(&Default::default()),
-                #[cfg(feature = "cuda")]
+                #[cfg(any(feature = "cuda", feature = "cuda-lean"))]
                 DeviceKind::Cuda => {
-                    job.go::<super::backend::CudaTrain>(&burn::backend::cuda::CudaDevice::default())
+                    job.go::<super::backend::CudaTrain>(&super::backend::cuda_device())
                 }
-                #[cfg(not(feature = "cuda"))]
+                #[cfg(not(any(feature = "cuda", feature = "cuda-lean")))]
                 DeviceKind::Cuda => bail!("this musicvae was built without GPU support"),
             }
         }

@@ -1,4 +1,7 @@
-//! `musicvae train --data DIR --config NAME --out RUN_DIR [--device cpu|cuda] [--steps N] [--batch-size B] [--resume]`.
+//! `musicvae train --data DIR --config NAME --out RUN_DIR [--device cpu|cuda] [--steps N] [--batch-size B] [--resume] [--minutes M]`.
+//!
+//! `--minutes M` bounds the command's wall time (for GPU leases): a timer sets the same stop flag
+//! as Ctrl-C, so the step in flight finishes, a checkpoint is written and `--resume` continues.
 
 use super::backend::{check, DeviceKind};
 use super::config_arg::PresetArg;
@@ -18,6 +21,9 @@ use musicvae::train::eval::EvalResult;
 use musicvae::train::recipe;
 use musicvae::train::{train, StepMetrics, TrainObserver, TrainOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -77,18 +83,34 @@ pub struct TrainArgs {
     /// Override any config field: --set z_size=64 --set train.learning_rate=0.0005
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Stop cleanly after M minutes (fractions allowed), counted from the start of the command:
+    /// data loading and GPU kernel compilation included. The step in flight finishes, a
+    /// checkpoint is written, and --resume continues the run (as after Ctrl-C).
+    #[arg(long, value_name = "M")]
+    pub minutes: Option<f64>,
 }
 
 struct Bar {
     pb: ProgressBar,
+    /// When the command started, and the step the run started from (for the first-step line).
+    started: Instant,
+    start_step: u64,
 }
 
 impl TrainObserver for Bar {
     fn on_start(&mut self, start: u64, total: u64) {
         self.pb.set_length(total);
         self.pb.set_position(start);
+        self.start_step = start;
     }
     fn on_step(&mut self, m: &StepMetrics) {
+        if m.step == self.start_step + 1 {
+            // The time to the first step: data loading, model set-up and, on a GPU, compiling
+            // the kernels (bench/gpu-run.sh reports this line).
+            let secs = self.started.elapsed().as_secs_f64();
+            self.pb
+                .suspend(|| eprintln!("first step finished {secs:.2} s after the start"));
+        }
         self.pb.set_position(m.step);
         self.pb.set_message(format!(
             "loss {:.2} r {:.2} kl {:.1}b β {:.3} lr {:.1e} acc {:.3} {:.0} seq/s{}",
@@ -180,7 +202,30 @@ fn folder_is_drums(dir: &Path) -> bool {
     drum > 0 && pitched == 0
 }
 
+/// The time limit of `--minutes`, checked: a positive, finite number of minutes.
+fn time_limit(minutes: Option<f64>) -> Result<Option<Duration>> {
+    match minutes {
+        None => Ok(None),
+        Some(m) if m.is_finite() && m > 0.0 && m <= 1e7 => {
+            Ok(Some(Duration::from_secs_f64(m * 60.0)))
+        }
+        Some(m) => bail!("--minutes must be a positive number of minutes (e.g. 4 or 0.5), got {m}"),
+    }
+}
+
+/// Set `stop` once `limit` has passed since `started` (a detached timer thread).
+fn stop_after(stop: &Arc<AtomicBool>, started: Instant, limit: Duration) {
+    let stop = stop.clone();
+    let left = limit.saturating_sub(started.elapsed());
+    std::thread::spawn(move || {
+        std::thread::sleep(left);
+        stop.store(true, Ordering::SeqCst);
+    });
+}
+
 pub fn run(a: TrainArgs) -> Result<()> {
+    let started = Instant::now();
+    let limit = time_limit(a.minutes)?;
     check(a.device)?;
     super::guard::refuse_model_folder(
         &a.out,
@@ -292,6 +337,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     // A second Ctrl-C while the checkpoint is written is ignored; the write is atomic anyway.
     let stop = musicvae::io_util::ctrl_c_flag();
+    if let Some(limit) = limit {
+        stop_after(&stop, started, limit);
+    }
     let opts = TrainOptions {
         run_dir: &a.out,
         resume: a.resume,
@@ -300,25 +348,31 @@ pub fn run(a: TrainArgs) -> Result<()> {
     };
     let mut obs = Bar {
         pb: bar(config.train.steps, "train"),
+        started,
+        start_step: 0,
     };
     let summary = match a.device {
         DeviceKind::Cpu => {
             let device = Default::default();
             train::<super::backend::CpuTrain>(&config, &data, &device, &opts, &mut obs)
         }
-        #[cfg(feature = "cuda")]
+        #[cfg(any(feature = "cuda", feature = "cuda-lean"))]
         DeviceKind::Cuda => {
-            let device = burn::backend::cuda::CudaDevice::default();
+            let device = super::backend::cuda_device();
             train::<super::backend::CudaTrain>(&config, &data, &device, &opts, &mut obs)
         }
-        #[cfg(not(feature = "cuda"))]
+        #[cfg(not(any(feature = "cuda", feature = "cuda-lean")))]
         DeviceKind::Cuda => unreachable!("checked above"),
     }
     .with_context(|| format!("training into {}", a.out.display()))?;
     obs.pb.finish_and_clear();
     if summary.interrupted {
+        let reason = match (a.minutes, limit) {
+            (Some(m), Some(l)) if started.elapsed() >= l => format!(" (--minutes {m} reached)"),
+            _ => String::new(),
+        };
         println!(
-            "stopped at step {}; checkpoint saved in {} (continue with --resume)",
+            "stopped at step {}{reason}; checkpoint saved in {} (continue with --resume)",
             summary.final_step,
             a.out.display()
         );
