@@ -525,33 +525,28 @@ impl ModelConfig {
     /// What differs between the weights' shapes and data of `self` and `other` (layer sizes,
     /// z, hierarchy, data representation and window length); empty when weights of one fit the other.
     pub fn architecture_differences(&self, other: &ModelConfig) -> Vec<String> {
-        let mut d = Vec::new();
-        let mut diff = |name: &str, a: String, b: String| {
-            if a != b {
-                d.push(format!("{name} {a} vs {b}"));
-            }
+        let describe = |c: &ModelConfig| {
+            [
+                c.z_size.to_string(),
+                format!("{:?}", c.enc_rnn_size),
+                format!("{:?}", c.dec_rnn_size),
+                format!("{:?}", c.hierarchical),
+                format!("{} {}-bar", c.data.kind.name(), c.data.slice_bars),
+            ]
         };
-        diff("z_size", self.z_size.to_string(), other.z_size.to_string());
-        diff(
+        let names = [
+            "z_size",
             "enc_rnn_size",
-            format!("{:?}", self.enc_rnn_size),
-            format!("{:?}", other.enc_rnn_size),
-        );
-        diff(
             "dec_rnn_size",
-            format!("{:?}", self.dec_rnn_size),
-            format!("{:?}", other.dec_rnn_size),
-        );
-        diff(
             "hierarchical",
-            format!("{:?}", self.hierarchical),
-            format!("{:?}", other.hierarchical),
-        );
-        diff(
             "data",
-            format!("{} {}-bar", self.data.kind.name(), self.data.slice_bars),
-            format!("{} {}-bar", other.data.kind.name(), other.data.slice_bars),
-        );
+        ];
+        let d: Vec<String> = names
+            .iter()
+            .zip(describe(self).into_iter().zip(describe(other)))
+            .filter(|(_, (a, b))| a != b)
+            .map(|(name, (a, b))| format!("{name} {a} vs {b}"))
+            .collect();
         d
     }
 

@@ -112,7 +112,11 @@ impl<B: Backend> CoreDecoder<B> {
         noise: &StepNoise<B>,
         tables: &[Option<Tensor<B, 2>>],
     ) -> (Tensor<B, 3>, Vec<Tensor<B, 2, Int>>) {
-        if !B::ad_enabled(&cond.device()) || std::env::var_os("MUSICVAE_STEPWISE").is_some() {
+        // Read once: this runs in every training step (and per bar of a hierarchical model).
+        static SINGLE_PASS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let single_pass =
+            *SINGLE_PASS.get_or_init(|| std::env::var_os("MUSICVAE_STEPWISE").is_some());
+        if !B::ad_enabled(&cond.device()) || single_pass {
             let (logits, tokens, _) =
                 self.stepwise_once(cond, first, truth, steps, tracks, noise, tables);
             return (logits, tokens);
