@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// Folder name of the default model under `models/`.
 pub const DEFAULT_MODEL: &str = "mel_2bar";
+/// Folder name of the shipped drum model, the default for drum-only inputs.
+pub const DRUM_MODEL: &str = "drums_2bar";
 /// Environment variable naming an extra `models/` folder, searched first.
 pub const MODELS_ENV: &str = "MUSICVAE_MODELS";
 

@@ -310,6 +310,7 @@ mod tests {
                 first_window: windows.len(),
                 num_windows: *n,
                 held_out: false,
+                split: None,
             });
             for i in 0..*n {
                 windows.push(Window {
@@ -326,6 +327,7 @@ mod tests {
                 converter: ConverterConfig::melody(2, None),
                 split_seed: 0,
                 held_out_fraction: 0.0,
+                split_file: None,
                 num_windows: windows.len(),
                 files: metas,
                 skipped: vec![],

@@ -2,7 +2,7 @@
 //! CUDA backend with fusion and autotuning) or the `cuda-lean` feature (the same backend without
 //! them: fewer kernels to compile before the first step).
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,7 +109,8 @@ pub fn dispatch<J: OnBackend>(kind: DeviceKind, job: J) -> Result<()> {
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArgs {
     /// Model folder (written by `musicvae train`) or the name of a folder under models/.
-    /// Default: the shipped 2-bar melody model, models/mel_2bar.
+    /// Default: the shipped 2-bar melody model, models/mel_2bar; for commands reading MIDI files
+    /// that hold drum tracks (channel 10) only, the shipped drum model, models/drums_2bar.
     #[arg(long, short = 'm')]
     pub model: Option<std::path::PathBuf>,
     /// Where to run the model.
@@ -150,13 +151,14 @@ impl WindowArgs {
 }
 
 impl ModelArgs {
-    /// Resolve and load the model on `device` (the inference backend), printing which one.
-    pub fn load<B: burn::tensor::backend::Backend>(
+    /// Resolve and load the model on `device` (the inference backend), printing which one, for a
+    /// command that reads MIDI `inputs` (see [`resolve_for`](Self::resolve_for)).
+    pub fn load_for<B: burn::tensor::backend::Backend>(
         &self,
+        inputs: &[&std::path::Path],
         device: &B::Device,
     ) -> Result<musicvae::generate::Vae<B>> {
-        use anyhow::Context;
-        let dir = self.resolve()?;
+        let dir = self.resolve_for(inputs)?;
         let vae = musicvae::generate::Vae::<B>::load(&dir, device)
             .with_context(|| format!("loading the model in {}", dir.display()))?;
         println!("model: {} from {}", vae.describe(), dir.display());
@@ -170,6 +172,33 @@ impl ModelArgs {
             musicvae::model_dir::DEFAULT_MODEL,
         )?)
     }
+
+    /// The model folder for commands that read MIDI `inputs`: `--model`; without it the shipped
+    /// drum model when every input holds drum notes (channel 10) only, else the default model.
+    /// Says so (once) when it picks the drum model.
+    pub fn resolve_for(&self, inputs: &[&std::path::Path]) -> Result<std::path::PathBuf> {
+        if self.model.is_some() || inputs.is_empty() || !inputs.iter().all(|p| drums_only(p)) {
+            return self.resolve();
+        }
+        let dir = musicvae::model_dir::resolve_model(None, musicvae::model_dir::DRUM_MODEL)
+            .context("the inputs are drum tracks (channel 10 only), so the drum model is needed; pass --model for another model")?;
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            eprintln!(
+                "the inputs are drum tracks (channel 10 only): using the drum model {} (--model picks another)",
+                dir.display()
+            )
+        });
+        Ok(dir)
+    }
+}
+
+/// Whether the MIDI file at `p` reads and holds notes, all of them drum notes. An unreadable file
+/// is not (the command then reports it where it reads it).
+fn drums_only(p: &std::path::Path) -> bool {
+    musicvae::music::read_midi_file(p)
+        .map(|seq| !seq.notes.is_empty() && seq.notes.iter().all(|n| n.is_drum))
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -61,7 +61,10 @@ impl OnBackend for ChainArgs {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let a = self;
         let t0 = Instant::now();
-        let vae = a.model.load::<B>(device)?;
+        let vae = a.model.load_for::<B>(
+            &a.files.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
+            device,
+        )?;
         let cfg = &vae.config.model.data;
         let picked = a.phrase.pick_each(&a.files, cfg)?;
         for (i, p) in picked.iter().enumerate() {
@@ -149,7 +152,9 @@ pub fn run(a: ChainArgs) -> Result<()> {
     }
     a.output.check()?;
     a.perf.check()?;
-    let dir = a.model.resolve()?;
+    let dir = a
+        .model
+        .resolve_for(&a.files.iter().map(|p| p.as_path()).collect::<Vec<_>>())?;
     let mut files = Files::new().model(&dir);
     for f in &a.files {
         files = files.input("an input", f);

@@ -34,7 +34,7 @@ pub struct EncodeArgs {
 impl OnBackend for EncodeArgs {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let a = self;
-        let dir = a.model.resolve()?;
+        let dir = a.model.resolve_for(&[&a.file])?;
         let vae = Vae::<B>::load(&dir, device)
             .with_context(|| format!("loading the model in {}", dir.display()))?;
         let cfg = &vae.config.model.data;
@@ -91,7 +91,7 @@ impl OnBackend for EncodeArgs {
 
 pub fn run(a: EncodeArgs) -> Result<()> {
     if let Some(out) = &a.out {
-        let dir = a.model.resolve()?;
+        let dir = a.model.resolve_for(&[&a.file])?;
         super::guard::Files::new()
             .input("the input", &a.file)
             .model(&dir)

@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use musicvae::data::converter::Window;
 use musicvae::generate::interpolation_check::{interpolation_check, InterpolationCheck};
-use musicvae::generate::sample_quality::{compare, SampleQuality};
+use musicvae::generate::sample_quality::{compare, compare_drums, SampleQuality};
 use musicvae::generate::Vae;
 use musicvae::io_util::write_atomic;
 use musicvae::model_dir::{resolve_model, DEFAULT_MODEL};
@@ -28,6 +28,10 @@ pub struct EvalArgs {
     /// Folder of MIDI files (split by file with each model's own seed and fraction) or a prepare cache.
     #[arg(long)]
     pub data: PathBuf,
+    /// Evaluate only the held-out files of this split of the corpus's own split file
+    /// (`split.tsv`, e.g. `test` for the Groove MIDI Dataset built by scripts/build-drums).
+    #[arg(long, value_name = "NAME")]
+    pub split: Option<String>,
     /// Evaluate at most this many held-out windows (a deterministic random subset; 0 = all).
     #[arg(long, default_value_t = 2048)]
     pub max_windows: usize,
@@ -44,7 +48,9 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
     /// Also draw N phrases from the prior and compare them with the held-out windows feature by
-    /// feature (MGEval-style overlapping areas; melody models, and the melody of trio models).
+    /// feature (MGEval-style overlapping areas: melody features for melody models and the melody
+    /// of trio models, drum features — hits, per-class density, off-beat hits, kick-snare
+    /// repetition — for drum models).
     #[arg(long, value_name = "N")]
     pub prior: Option<usize>,
     /// Decoding temperature of the prior samples (0 = argmax; Magenta's default 0.5).
@@ -71,6 +77,36 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
+/// Keep only the held-out files of `split` held out (the rest of the data is not evaluated).
+fn restrict_to_split(
+    cache: &mut musicvae::data::cache::Cache,
+    split: &str,
+    data: &std::path::Path,
+) -> Result<()> {
+    let Some(file) = cache.meta.split_file.clone() else {
+        bail!(
+            "{}: --split {split} needs the corpus's own split file ({}) in the data folder, and this data has none (it is split by file name hash); drop --split",
+            data.display(),
+            musicvae::data::prepare::SPLIT_FILE
+        );
+    };
+    if split == "train" {
+        bail!("--split train: the train split is what the model learnt from; evaluate on test or validation");
+    }
+    let mut n = 0;
+    for f in &mut cache.meta.files {
+        f.held_out = f.held_out && f.split.as_deref() == Some(split);
+        n += usize::from(f.held_out);
+    }
+    if n == 0 {
+        bail!(
+            "{}: no file with windows is in split '{split}' of its {file} (splits there: train, validation, test)",
+            data.display()
+        );
+    }
+    Ok(())
+}
+
 impl OnBackend for EvalArgs {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let a = self;
@@ -93,7 +129,10 @@ impl OnBackend for EvalArgs {
         for dir in &dirs {
             let vae = Vae::<B>::load(dir, device)
                 .with_context(|| format!("loading the model in {}", dir.display()))?;
-            let cache = load_data(&a.data, &vae.config)?;
+            let mut cache = load_data(&a.data, &vae.config)?;
+            if let Some(split) = &a.split {
+                restrict_to_split(&mut cache, split, &a.data)?;
+            }
             let held_files = cache.meta.files.iter().filter(|f| f.held_out).count();
             let data = TrainData::from_cache(cache);
             let mut idx = data.eval.clone();
@@ -135,16 +174,22 @@ impl OnBackend for EvalArgs {
             };
             let prior = match a.prior {
                 Some(n) => {
-                    let Some(mel) = vae.kind().representation().melody_track() else {
-                        bail!("--prior: sample-quality features are defined for melodies (and the melody of trio models), not for the drum model {}", vae.describe());
+                    let rep = vae.kind().representation();
+                    // The melody track (track 0 of trio windows); a drum model's drum track.
+                    let (track, drums) = match rep.melody_track() {
+                        Some(m) => (m, false),
+                        None => (0, true),
                     };
                     let (_, samples) = vae.sample(n, a.temperature, a.seed)?;
-                    // The melody track (track 0 of trio windows).
                     let generated: Vec<&[u16]> =
-                        samples.iter().map(|w| w.tracks[mel].as_slice()).collect();
+                        samples.iter().map(|w| w.tracks[track].as_slice()).collect();
                     let real: Vec<&[u16]> =
-                        windows.iter().map(|w| w.tracks[mel].as_slice()).collect();
-                    Some(compare(&generated, &real))
+                        windows.iter().map(|w| w.tracks[track].as_slice()).collect();
+                    Some(if drums {
+                        compare_drums(&generated, &real)
+                    } else {
+                        compare(&generated, &real)
+                    })
                 }
                 None => None,
             };
@@ -252,17 +297,17 @@ fn print_sample_quality(q: &SampleQuality, n: usize, temperature: f64) {
         q.generated_segments, q.real_segments
     );
     println!(
-        "    {:<18} {:>10} {:>10} {:>9} {:>13}",
+        "    {:<22} {:>10} {:>10} {:>9} {:>13}",
         "feature", "generated", "real", "overlap", "real vs real"
     );
     for row in &q.rows {
         println!(
-            "    {:<18} {:>10.2} {:>10.2} {:>9.3} {:>13.3}",
+            "    {:<22} {:>10.2} {:>10.2} {:>9.3} {:>13.3}",
             row.feature, row.generated_mean, row.real_mean, row.overlap, row.real_vs_real
         );
     }
     println!(
-        "    {:<18} {:>10} {:>10} {:>9.3} {:>13.3}",
+        "    {:<22} {:>10} {:>10} {:>9.3} {:>13.3}",
         "mean", "", "", q.mean_overlap, q.mean_real_vs_real
     );
     if q.real_bar_repetition > 0.0 || q.generated_bar_repetition > 0.0 {

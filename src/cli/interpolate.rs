@@ -105,7 +105,7 @@ impl OnBackend for InterpolateArgs {
             );
         }
         let t0 = Instant::now();
-        let dir = a.model.resolve()?;
+        let dir = a.model.resolve_for(&[&a.a, &a.b])?;
         let vae = Vae::<B>::load(&dir, device)
             .with_context(|| format!("loading the model in {}", dir.display()))?;
         println!("model: {} from {}", vae.describe(), dir.display());
@@ -196,7 +196,7 @@ fn file_name(p: &std::path::Path) -> String {
 pub fn run(a: InterpolateArgs) -> Result<()> {
     a.output.check()?;
     a.perf.check()?;
-    let dir = a.model.resolve()?;
+    let dir = a.model.resolve_for(&[&a.a, &a.b])?;
     let mut files = Files::new()
         .input("input A", &a.a)
         .input("input B", &a.b)

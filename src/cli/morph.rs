@@ -67,7 +67,7 @@ impl OnBackend for MorphArgs {
                 a.amount
             );
         }
-        let dir = a.model.resolve()?;
+        let dir = a.model.resolve_for(&[&a.file])?;
         let vae = Vae::<B>::load(&dir, device)
             .with_context(|| format!("loading the model in {}", dir.display()))?;
         let attrs = Attributes::load(
@@ -143,7 +143,7 @@ impl OnBackend for MorphArgs {
 pub fn run(a: MorphArgs) -> Result<()> {
     a.output.check()?;
     a.perf.check()?;
-    let dir = a.model.resolve()?;
+    let dir = a.model.resolve_for(&[&a.file])?;
     let mut files = super::guard::Files::new()
         .input("the input", &a.file)
         .model(&dir);

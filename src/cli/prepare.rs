@@ -98,6 +98,24 @@ pub fn run(a: PrepareArgs) -> Result<()> {
         th += s.held_out_windows;
     }
     println!("{:<20} {:>6} {:>12} {:>9} {:>9}", "total", tf, tww, tw, th);
+    if let Some(file) = &cache.meta.split_file {
+        let mut per: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+        for f in &cache.meta.files {
+            let e = per
+                .entry(f.split.as_deref().unwrap_or("unlisted (hash split)"))
+                .or_default();
+            e.0 += 1;
+            e.1 += f.num_windows;
+        }
+        let parts: Vec<String> = per
+            .iter()
+            .map(|(s, (f, w))| format!("{s} {f} files / {w} windows"))
+            .collect();
+        println!(
+            "split from {file} (train is trained on, the rest held out): {}",
+            parts.join(", ")
+        );
+    }
     if !cache.meta.skipped.is_empty() {
         let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
         for s in &cache.meta.skipped {

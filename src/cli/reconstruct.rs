@@ -38,7 +38,7 @@ pub struct ReconstructArgs {
 impl OnBackend for ReconstructArgs {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let a = self;
-        let dir = a.model.resolve()?;
+        let dir = a.model.resolve_for(&[&a.file])?;
         let vae = Vae::<B>::load(&dir, device)
             .with_context(|| format!("loading the model in {}", dir.display()))?;
         let p = pick(
@@ -111,7 +111,7 @@ pub fn run(a: ReconstructArgs) -> Result<()> {
     a.output.check()?;
     a.perf.check()?;
     if let Some(out) = &a.out {
-        let dir = a.model.resolve()?;
+        let dir = a.model.resolve_for(&[&a.file])?;
         let files = super::guard::Files::new()
             .input("the input", &a.file)
             .model(&dir)

@@ -291,14 +291,22 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     config.validate()?;
     if quick {
+        // A preset with a constant β (rate 0, as Magenta's drum configs) keeps it constant.
+        let beta = if config.model.beta_rate > 0.0 && config.model.beta_rate < 1.0 {
+            format!(
+                "β reaches {} by step {}",
+                config.model.max_beta,
+                config.model.anneal_steps.unwrap_or(0)
+            )
+        } else {
+            format!("β {} throughout (as the preset)", config.model.max_beta)
+        };
         eprintln!(
-            "quick recipe (no --config): {} sizes{}, batch {}, {} steps, β reaches {} by step {}; about {:.0} min on a 2-core CPU. --config {} trains with Magenta's schedule as it is.",
+            "quick recipe (no --config): {} sizes{}, batch {}, {} steps, {beta}; about {:.0} min on a 2-core CPU. --config {} trains with Magenta's schedule as it is.",
             config.model.name,
             init.as_ref().map(|d| format!(" from the weights of {}", d.display())).unwrap_or_default(),
             config.train.batch_size,
             config.train.steps,
-            config.model.max_beta,
-            config.model.anneal_steps.unwrap_or(0),
             recipe::estimated_minutes(&config),
             config.model.name,
         );

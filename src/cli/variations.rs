@@ -60,7 +60,7 @@ impl OnBackend for VariationsArgs {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let a = self;
         let t0 = Instant::now();
-        let vae = a.model.load::<B>(device)?;
+        let vae = a.model.load_for::<B>(&[&a.file], device)?;
         let p = pick(&a.file, &vae.config.model.data, a.phrase.choice())?;
         println!("{}: {}", a.file.display(), p.describe());
         let lat = vae.encode(std::slice::from_ref(&p.window))?.remove(0);
@@ -136,7 +136,7 @@ pub fn run(a: VariationsArgs) -> Result<()> {
     }
     a.output.check()?;
     a.perf.check()?;
-    let dir = a.model.resolve()?;
+    let dir = a.model.resolve_for(&[&a.file])?;
     let files = Files::new()
         .input("the input", &a.file)
         .model(&dir)

@@ -20,6 +20,10 @@ pub struct CachedFile {
     pub first_window: usize,
     pub num_windows: usize,
     pub held_out: bool,
+    /// The file's split as the corpus's `split.tsv` names it ("train", "validation", "test");
+    /// None when the corpus has no split file or does not list it (hash split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
 }
 
 /// A file that gave no window, and why.
@@ -36,6 +40,9 @@ pub struct CacheMeta {
     pub converter: ConverterConfig,
     pub split_seed: u64,
     pub held_out_fraction: f64,
+    /// The corpus's own split file, when it had one (files it lists keep their split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_file: Option<String>,
     pub files: Vec<CachedFile>,
     pub skipped: Vec<SkippedFile>,
     pub labels: Vec<String>,

@@ -26,6 +26,49 @@ impl Default for SplitConfig {
     }
 }
 
+/// Name of a corpus's own split file, in its root folder: one `<relative path>\t<split>` line per
+/// file (split `train`, `validation` or `test`; `#` starts a comment). Listed files keep that
+/// split — `train` is trained on, the others are held out — and the rest are split by hash.
+pub const SPLIT_FILE: &str = "split.tsv";
+
+/// The split file of `root`, if it has one: relative path → split name.
+pub fn read_split_file(root: &Path) -> Result<Option<BTreeMap<String, String>>> {
+    let path = root.join(SPLIT_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(crate::error::Error::io(&path, e)),
+    };
+    let mut map = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (rel, split) = line.split_once('\t').ok_or_else(|| {
+            crate::error::Error::bad_input(
+                &path,
+                format!(
+                    "line {}: expected '<file><TAB><split>', got '{line}'; fix or delete the file",
+                    i + 1
+                ),
+            )
+        })?;
+        let split = split.trim();
+        if !matches!(split, "train" | "validation" | "test") {
+            return Err(crate::error::Error::bad_input(
+                &path,
+                format!(
+                    "line {}: split '{split}' is not train, validation or test",
+                    i + 1
+                ),
+            ));
+        }
+        map.insert(rel.trim().to_string(), split.to_string());
+    }
+    Ok(Some(map))
+}
+
 /// Per-label counts of a prepared cache.
 #[derive(Debug, Clone, Default)]
 pub struct LabelSummary {
@@ -43,6 +86,7 @@ pub fn prepare_dir(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Cache> {
     let files = scan(root)?;
+    let own_split = read_split_file(root)?;
     let total = files.len();
     let done = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
@@ -106,6 +150,7 @@ pub fn prepare_dir(
         converter: cfg.clone(),
         split_seed: split.seed,
         held_out_fraction: split.held_out_fraction,
+        split_file: own_split.as_ref().map(|_| SPLIT_FILE.to_string()),
         files: Vec::new(),
         skipped: Vec::new(),
         labels: Vec::new(),
@@ -117,12 +162,18 @@ pub fn prepare_dir(
         labels.insert(f.label.clone());
         match r {
             Ok(ws) => {
+                let named = own_split.as_ref().and_then(|m| m.get(&f.rel)).cloned();
+                let held_out = match &named {
+                    Some(s) => s != "train",
+                    None => is_held_out(&f.rel, split.seed, split.held_out_fraction),
+                };
                 meta.files.push(CachedFile {
                     rel: f.rel.clone(),
                     label: f.label.clone(),
                     first_window: windows.len(),
                     num_windows: ws.len(),
-                    held_out: is_held_out(&f.rel, split.seed, split.held_out_fraction),
+                    held_out,
+                    split: named,
                 });
                 windows.extend(ws);
             }
@@ -209,5 +260,60 @@ mod tests {
             let got = &cache.windows[f.first_window..f.first_window + f.num_windows];
             assert_eq!(got, &own[..], "{}", f.rel);
         }
+    }
+
+    /// A corpus with a split file keeps the splits it names (validation and test held out);
+    /// files it does not list fall back to the hash split; a malformed line is one clear error.
+    #[test]
+    fn a_split_file_decides_the_split_of_the_files_it_lists() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("midi_data");
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("g")).unwrap();
+        for (i, f) in [
+            "irish/oneills_0000.mid",
+            "german_folk/essen_altdeu10_0122.mid",
+            "american_fiddle/ryans_allycroakersfavoritereel.mid",
+            "chorale/bach_bwv104_6.mid",
+        ]
+        .iter()
+        .enumerate()
+        {
+            std::fs::copy(root.join(f), d.path().join(format!("g/{i}.mid"))).unwrap();
+        }
+        std::fs::write(
+            d.path().join(SPLIT_FILE),
+            "# file\tsplit\ng/0.mid\ttrain\ng/1.mid\ttest\ng/2.mid\tvalidation\r\n",
+        )
+        .unwrap();
+        let cfg = ConverterConfig::melody(2, None);
+        let cache = prepare_dir(d.path(), &cfg, SplitConfig::default(), &|_, _| {}).unwrap();
+        assert_eq!(cache.meta.split_file.as_deref(), Some(SPLIT_FILE));
+        assert_eq!(cache.meta.files.len(), 4, "{:?}", cache.meta.skipped);
+        for f in &cache.meta.files {
+            let want = match f.rel.as_str() {
+                "g/0.mid" => Some(("train", false)),
+                "g/1.mid" => Some(("test", true)),
+                "g/2.mid" => Some(("validation", true)),
+                _ => None,
+            };
+            match want {
+                Some((s, h)) => {
+                    assert_eq!(f.split.as_deref(), Some(s), "{}", f.rel);
+                    assert_eq!(f.held_out, h, "{}", f.rel);
+                }
+                None => {
+                    assert_eq!(f.split, None, "{}", f.rel);
+                    assert_eq!(f.held_out, is_held_out(&f.rel, 42, 0.1), "{}", f.rel);
+                }
+            }
+        }
+        std::fs::write(d.path().join(SPLIT_FILE), "g/0.mid\tholdout\n").unwrap();
+        let err = prepare_dir(d.path(), &cfg, SplitConfig::default(), &|_, _| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("split.tsv") && err.contains("line 1") && err.contains("holdout"),
+            "{err}"
+        );
     }
 }

@@ -276,14 +276,50 @@ fn mean(v: &[f64]) -> f64 {
 /// Compare generated melody windows with real ones. The real windows are split into two halves
 /// by alternating index (they arrive in a seeded random order) for the ceiling.
 pub fn compare(generated: &[&[u16]], real: &[&[u16]]) -> SampleQuality {
-    let g = segment_features(generated);
-    let r = segment_features(real);
+    let feats = |ws: &[&[u16]]| -> Vec<Vec<f64>> {
+        segment_features(ws)
+            .iter()
+            .map(|p| p.values().to_vec())
+            .collect()
+    };
+    compare_with(&FEATURE_NAMES, feats, bar_repetition, generated, real)
+}
+
+/// Compare generated drum windows (512-way tokens) with real ones, on [`DRUM_FEATURE_NAMES`].
+pub fn compare_drums(generated: &[&[u16]], real: &[&[u16]]) -> SampleQuality {
+    let feats = |ws: &[&[u16]]| -> Vec<Vec<f64>> {
+        ws.iter()
+            .flat_map(|w| {
+                w.chunks_exact(SEGMENT_STEPS)
+                    .map(|s| drum_features(s).to_vec())
+            })
+            .collect()
+    };
+    compare_with(
+        &DRUM_FEATURE_NAMES,
+        feats,
+        drum_bar_repetition,
+        generated,
+        real,
+    )
+}
+
+/// The table for any representation: `features` gives one row of values (in `names` order) per
+/// 2-bar segment of the windows it is given, `repetition` the bar-repetition fraction.
+fn compare_with(
+    names: &[&str],
+    features: impl Fn(&[&[u16]]) -> Vec<Vec<f64>>,
+    repetition: impl Fn(&[&[u16]]) -> f64,
+    generated: &[&[u16]],
+    real: &[&[u16]],
+) -> SampleQuality {
+    let g = features(generated);
+    let r = features(real);
     let half_a: Vec<&[u16]> = real.iter().step_by(2).copied().collect();
     let half_b: Vec<&[u16]> = real.iter().skip(1).step_by(2).copied().collect();
-    let (ra, rb) = (segment_features(&half_a), segment_features(&half_b));
-    let column =
-        |f: &[PhraseFeatures], k: usize| -> Vec<f64> { f.iter().map(|p| p.values()[k]).collect() };
-    let rows: Vec<FeatureRow> = FEATURE_NAMES
+    let (ra, rb) = (features(&half_a), features(&half_b));
+    let column = |f: &[Vec<f64>], k: usize| -> Vec<f64> { f.iter().map(|p| p[k]).collect() };
+    let rows: Vec<FeatureRow> = names
         .iter()
         .enumerate()
         .map(|(k, name)| FeatureRow {
@@ -300,9 +336,84 @@ pub fn compare(generated: &[&[u16]], real: &[&[u16]]) -> SampleQuality {
         real_segments: r.len(),
         mean_overlap: rows.iter().map(|r| r.overlap).sum::<f64>() / n,
         mean_real_vs_real: rows.iter().map(|r| r.real_vs_real).sum::<f64>() / n,
-        generated_bar_repetition: bar_repetition(generated),
-        real_bar_repetition: bar_repetition(real),
+        generated_bar_repetition: repetition(generated),
+        real_bar_repetition: repetition(real),
         rows,
+    }
+}
+
+/// Names of the drum features, in the order of [`drum_features`].
+pub const DRUM_FEATURE_NAMES: [&str; 9] = [
+    "hits per bar",
+    "kick density",
+    "snare density",
+    "closed hi-hat density",
+    "open hi-hat density",
+    "tom density",
+    "cymbal density",
+    "hits off the beat",
+    "kick-snare repeat",
+];
+
+/// Features of one 2-bar drum segment (512-way tokens: bit c = drum class c hit):
+/// steps with a hit per bar; per class group the fraction of steps where it is hit (kick, snare,
+/// closed hi-hat, open hi-hat, the three toms together, crash and ride together); the fraction of
+/// hit steps that are not on a quarter-note beat (NaN without hits); and the fraction of the 16
+/// steps of the second bar whose kick and snare equal the first bar's (the groove repeating).
+pub fn drum_features(tokens: &[u16]) -> [f64; 9] {
+    let steps = tokens.len().max(1) as f64;
+    let bars = (tokens.len() as f64 / STEPS_PER_BAR as f64).max(1.0);
+    let hit_steps: Vec<usize> = (0..tokens.len()).filter(|&i| tokens[i] != 0).collect();
+    let density = |mask: u16| tokens.iter().filter(|&&t| t & mask != 0).count() as f64 / steps;
+    let off_beat = if hit_steps.is_empty() {
+        f64::NAN
+    } else {
+        hit_steps.iter().filter(|&&i| i % 4 != 0).count() as f64 / hit_steps.len() as f64
+    };
+    let bar = STEPS_PER_BAR as usize;
+    let ks = 0b11u16; // kick (class 0) and snare (class 1)
+    let repeat = if tokens.len() >= 2 * bar {
+        (0..bar)
+            .filter(|&i| tokens[i] & ks == tokens[bar + i] & ks)
+            .count() as f64
+            / bar as f64
+    } else {
+        f64::NAN
+    };
+    [
+        hit_steps.len() as f64 / bars,
+        density(1 << 0),
+        density(1 << 1),
+        density(1 << 2),
+        density(1 << 3),
+        density((1 << 4) | (1 << 5) | (1 << 6)),
+        density((1 << 7) | (1 << 8)),
+        off_beat,
+        repeat,
+    ]
+}
+
+/// Fraction of bars (from the second on) with a hit that repeat an earlier bar of the same window
+/// exactly (drum tokens).
+pub fn drum_bar_repetition(windows: &[&[u16]]) -> f64 {
+    let bar = STEPS_PER_BAR as usize;
+    let (mut repeats, mut bars) = (0usize, 0usize);
+    for w in windows {
+        let all: Vec<&[u16]> = w.chunks_exact(bar).collect();
+        for (i, b) in all.iter().enumerate().skip(1) {
+            if b.iter().all(|&t| t == 0) {
+                continue;
+            }
+            bars += 1;
+            if all[..i].contains(b) {
+                repeats += 1;
+            }
+        }
+    }
+    if bars == 0 {
+        0.0
+    } else {
+        repeats as f64 / bars as f64
     }
 }
 
@@ -400,5 +511,43 @@ mod tests {
         let rest = vec![NO_EVENT; 16];
         let w: Vec<u16> = [bar(60), rest.clone(), rest].concat();
         assert_eq!(bar_repetition(&[&w]), 0.0);
+    }
+
+    #[test]
+    fn drum_features_of_a_rock_beat() {
+        // Kick on 1 and 3, snare on 2 and 4, closed hi-hat on every eighth, two identical bars.
+        let mut t = vec![0u16; SEGMENT_STEPS];
+        for (i, x) in t.iter_mut().enumerate() {
+            let s = i % 16;
+            if s % 2 == 0 {
+                *x |= 1 << 2;
+            }
+            if s == 0 || s == 8 {
+                *x |= 1;
+            }
+            if s == 4 || s == 12 {
+                *x |= 1 << 1;
+            }
+        }
+        let f = drum_features(&t);
+        assert_eq!(f[0], 8.0, "8 hit steps per bar");
+        assert_eq!(f[1], 4.0 / 32.0);
+        assert_eq!(f[2], 4.0 / 32.0);
+        assert_eq!(f[3], 16.0 / 32.0);
+        assert_eq!((f[4], f[5], f[6]), (0.0, 0.0, 0.0));
+        assert_eq!(f[7], 0.5, "the off-beat eighths");
+        assert_eq!(f[8], 1.0, "kick and snare repeat");
+        assert!(f[..7].iter().all(|v| v.is_finite()));
+        let silent = drum_features(&[0u16; SEGMENT_STEPS]);
+        assert!(silent[7].is_nan());
+        assert_eq!(silent[0], 0.0);
+        // Identical sets score the ceiling; a silent model scores low.
+        let real: Vec<&[u16]> = vec![&t; 8];
+        let q = compare_drums(&real, &real);
+        assert!((q.mean_overlap - 1.0).abs() < 1e-12);
+        assert_eq!(q.real_bar_repetition, 1.0);
+        let sil = vec![0u16; SEGMENT_STEPS];
+        let quiet: Vec<&[u16]> = vec![&sil; 8];
+        assert!(compare_drums(&quiet, &real).mean_overlap < 0.5);
     }
 }

@@ -56,21 +56,65 @@ impl TrackInput {
     }
 }
 
-/// One output track of the decoder: its token classes and how a chosen token is fed back.
+/// One output track of the decoder: its token classes, how a chosen token is fed back to the
+/// decoder, and how the encoder reads the track.
 #[derive(Debug, Clone)]
 pub struct TrackSpec {
     pub depth: usize,
+    /// The decoder's input encoding of a token.
     pub input: TrackInput,
+    /// The encoder's input encoding of a token (the part of the encoder inputs this track fills).
+    pub enc_input: TrackInput,
 }
 
 impl TrackSpec {
-    /// The spec of a representation's track.
+    /// The decoder's view of a representation's track. Magenta's categorical decoders are fed the
+    /// previous *output* token as a one-hot over the vocabulary (`x_input` is `output_sequence`
+    /// shifted right in `base_model.py`), whatever the encoder reads: for `DrumsConverter(roll_input
+    /// =True)` only the encoder sees the 10-wide roll, the decoder a 512-way one-hot.
     pub fn of(track: &Track) -> Self {
         TrackSpec {
             depth: track.depth(),
-            input: TrackInput::of(track),
+            input: TrackInput::OneHot(track.depth()),
+            enc_input: TrackInput::of(track),
         }
     }
+}
+
+/// Encoder inputs `[B, T, W_enc]` → the decoder's inputs `[B, T, W_dec]` (per track a one-hot
+/// over its tokens, see [`TrackSpec::of`]). A one-hot track passes through; a drum roll becomes the
+/// one-hot of Σ 2^class over its class bits.
+pub fn decoder_inputs<B: Backend>(tracks: &[TrackSpec], inputs: Tensor<B, 3>) -> Tensor<B, 3> {
+    if tracks.iter().all(|t| t.input == t.enc_input) {
+        return inputs;
+    }
+    let [b, t, _] = inputs.dims();
+    let device = inputs.device();
+    let mut off = 0;
+    let parts: Vec<Tensor<B, 3>> = tracks
+        .iter()
+        .map(|spec| {
+            let part = inputs.clone().narrow(2, off, spec.enc_input.width()); // [B, T, w_k]
+            off += spec.enc_input.width();
+            match spec.enc_input {
+                TrackInput::OneHot(_) => part,
+                TrackInput::DrumRoll => {
+                    let powers: Vec<f32> = (0..DRUM_CLASSES).map(|c| (1u32 << c) as f32).collect();
+                    let powers = Tensor::<B, 2>::from_data(
+                        TensorData::new(powers, [DRUM_CLASSES, 1]),
+                        &device,
+                    ); // [9, 1]
+                    let bits = part
+                        .narrow(2, 0, DRUM_CLASSES)
+                        .reshape([b * t, DRUM_CLASSES]); // [B·T, 9]
+                    let token = bits.matmul(powers).reshape([b * t]).round().int(); // [B·T]
+                    let depth = spec.depth;
+                    token.one_hot::<2>(depth).float().reshape([b, t, depth]) // [B, T, 512]
+                }
+            }
+        })
+        .collect();
+    Tensor::cat(parts, 2) // [B, T, W_dec]
 }
 
 /// Input encodings of the tracks of a data kind.
@@ -151,5 +195,44 @@ mod tests {
         assert_eq!(&v[..3], &[1.0, 0.0, 1.0]);
         assert_eq!(v[9], 0.0);
         assert_eq!(input_width(DataKind::Trio), 692);
+    }
+
+    /// The decoder of a drum model is fed the 512-way one-hot of each step's token (Magenta's
+    /// `x_input`), derived from the encoder's 10-wide roll; melody inputs pass through unchanged.
+    #[test]
+    fn decoder_inputs_are_one_hot_tokens() {
+        use burn::backend::NdArray;
+        type B = NdArray<f32>;
+        let dev = Default::default();
+        let tokens: Vec<u16> = vec![0, 1, 0b101, 511, 256, 0, 3, 64];
+        let w = Window {
+            tracks: vec![tokens.clone()],
+        };
+        let batch = make_batch::<B>(DataKind::Drums, &[&w], &dev);
+        assert_eq!(batch.inputs.dims(), [1, 8, 10]);
+        let specs: Vec<TrackSpec> = DataKind::Drums
+            .representation()
+            .tracks
+            .iter()
+            .map(TrackSpec::of)
+            .collect();
+        let dec = decoder_inputs(&specs, batch.inputs.clone());
+        assert_eq!(dec.dims(), [1, 8, 512]);
+        let got: Vec<i64> = dec
+            .argmax(2)
+            .into_data()
+            .convert::<i64>()
+            .to_vec()
+            .expect("ints");
+        let want: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
+        assert_eq!(got, want);
+        let specs: Vec<TrackSpec> = DataKind::Melody
+            .representation()
+            .tracks
+            .iter()
+            .map(TrackSpec::of)
+            .collect();
+        let x = Tensor::<B, 3>::ones([2, 3, 90], &dev);
+        assert_eq!(decoder_inputs(&specs, x.clone()).into_data(), x.into_data());
     }
 }

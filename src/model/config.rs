@@ -637,7 +637,7 @@ impl ModelConfig {
     /// Number of weights [`MusicVae::new`](super::MusicVae::new) allocates for this config, computed
     /// without allocating (saturating; compared with `model.mpk` before the model is built).
     pub fn num_params(&self) -> u128 {
-        use super::batch::{input_width, track_inputs};
+        use super::batch::input_width;
         let (add, mul) = (u128::saturating_add, u128::saturating_mul);
         let u = |x: usize| x as u128;
         // One fused cell: w_ih [d, 4H], w_hh [H, 4H], bias [4H].
@@ -671,13 +671,13 @@ impl ModelConfig {
         n = add(n, mul(2, dense(summary, z)));
         let depths = self.data.kind.track_depths();
         match self.hierarchical {
-            None => add(n, core(w, z, u(depths.iter().sum()))),
+            // The decoder is fed one-hot tokens (Σ depths wide), whatever the encoder reads.
+            None => add(n, core(u(depths.iter().sum()), z, u(depths.iter().sum()))),
             Some(_) => {
                 let conductor = add(stacked(1, sizes), dense(z, state_width));
                 let cores = depths
                     .iter()
-                    .zip(track_inputs(self.data.kind))
-                    .map(|(&dep, inp)| core(u(inp.width()), top, u(dep)))
+                    .map(|&dep| core(u(dep), top, u(dep)))
                     .fold(0, add);
                 add(add(n, conductor), cores)
             }

@@ -293,10 +293,12 @@ mod tests {
             TrackSpec {
                 depth: 7,
                 input: TrackInput::OneHot(7),
+                enc_input: TrackInput::OneHot(7),
             },
             TrackSpec {
                 depth: 512,
                 input: TrackInput::DrumRoll,
+                enc_input: TrackInput::DrumRoll,
             },
         ];
         let in_width: usize = tracks.iter().map(|t| t.input.width()).sum();

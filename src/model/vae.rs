@@ -2,7 +2,7 @@
 //! The model carries its own shape (tracks, hierarchy levels, window length), set from the config
 //! at construction, so decoding needs only z and a mode.
 
-use super::batch::{input_width, TrackSpec};
+use super::batch::{decoder_inputs, input_width, TrackSpec};
 use super::config::ModelConfig;
 use super::decoder::CoreDecoder;
 pub use super::decoder::{DecodeMode, DecodeOut};
@@ -66,7 +66,7 @@ impl<B: Backend> MusicVae<B> {
                 (
                     None,
                     vec![CoreDecoder::new(
-                        w,
+                        specs.iter().map(|t| t.input.width()).sum(),
                         cfg.z_size,
                         &cfg.dec_rnn_size,
                         out,
@@ -119,7 +119,18 @@ impl<B: Backend> MusicVae<B> {
     }
 
     /// Decode z `[B, Z]` into a window of [`steps`](Self::steps) steps of every track.
+    /// Inputs given in `mode` are encoder inputs (as [`encode`](Self::encode) takes them); the
+    /// decoder is fed their one-hot tokens (see [`decoder_inputs`]).
     pub fn decode(&self, z: Tensor<B, 2>, mode: DecodeMode<B>) -> DecodeOut<B> {
+        let mode = match mode {
+            DecodeMode::TeacherForced { inputs } => DecodeMode::TeacherForced {
+                inputs: decoder_inputs(&self.tracks, inputs),
+            },
+            DecodeMode::Stepwise { inputs, noise } => DecodeMode::Stepwise {
+                inputs: inputs.map(|x| decoder_inputs(&self.tracks, x)),
+                noise,
+            },
+        };
         match &self.conductor {
             None => FlatDecoder {
                 core: &self.cores[0],
