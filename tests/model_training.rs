@@ -33,7 +33,15 @@ struct Quiet;
 impl TrainObserver for Quiet {}
 
 fn overfit(preset: &str, steps: u64) -> f64 {
+    overfit_at(preset, steps, None)
+}
+
+/// [`overfit`] at a learning rate other than the preset's (it still decays to the preset's minimum).
+fn overfit_at(preset: &str, steps: u64, lr: Option<f64>) -> f64 {
     let mut cfg = Config::preset(preset).unwrap();
+    if let Some(lr) = lr {
+        cfg.train.learning_rate = lr;
+    }
     cfg.train.steps = steps;
     cfg.train.eval_every = 0;
     cfg.train.checkpoint_every = 0;
@@ -72,7 +80,10 @@ fn tiny_flat_overfits_16_real_2bar_windows() {
 
 #[test]
 fn tiny_hierarchical_overfits_16_real_4bar_windows() {
-    let acc = overfit("tiny-hier", 500);
+    // lr 5e-3 rather than the preset's 1e-2: at 1e-2 one CI run in four diverged (teacher-forced
+    // 0.777, KL 240 bits after 500 steps; runs are not bit-identical, see the resume test); at
+    // 5e-3 runs reached 1.000 / 1.000 and 1.000 / 0.997 (teacher-forced / sampled).
+    let acc = overfit_at("tiny-hier", 500, Some(5e-3));
     assert!(acc >= 0.99, "teacher-forced accuracy {acc}");
 }
 

@@ -348,7 +348,30 @@ fn why_none(
                 "no melody found in the 4/4 sections (needs non-drum notes with pitch 21–108{})",
                 cfg.valid_programs.map(|(a, b)| format!(" on programs {a}–{b}")).unwrap_or_default()
             ),
-            DataKind::Drums => "no drum notes (channel 10) in the 4/4 sections".to_string(),
+            DataKind::Drums => {
+                let mut unmapped: Vec<u8> = seq
+                    .notes
+                    .iter()
+                    .filter(|n| n.is_drum && crate::music::drums::drum_class(n.pitch).is_none())
+                    .map(|n| n.pitch)
+                    .collect();
+                unmapped.sort_unstable();
+                unmapped.dedup();
+                let any_mapped = seq
+                    .notes
+                    .iter()
+                    .any(|n| n.is_drum && crate::music::drums::drum_class(n.pitch).is_some());
+                if unmapped.is_empty() || any_mapped {
+                    "no drum notes (channel 10) in the 4/4 sections".to_string()
+                } else {
+                    let list: Vec<String> = unmapped.iter().take(8).map(u8::to_string).collect();
+                    format!(
+                        "its drum notes are on pitches {}{} that none of the 9 drum classes uses (General MIDI kit: kick 35/36, snare 38/40, hi-hats 42/44/46, toms 41–50, cymbals 49–59)",
+                        list.join(", "),
+                        if unmapped.len() > 8 { ", …" } else { "" }
+                    )
+                }
+            }
             DataKind::Trio => "a trio needs a melody (programs 0–31), a bass (32–39) and drums (channel 10) playing together".to_string(),
         }
     } else {
