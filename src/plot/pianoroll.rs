@@ -112,6 +112,8 @@ struct Layout {
     lo: u8,
     hi: u8,
     has_drums: bool,
+    /// Whether pitch rows are drawn (not for drum-only pictures: the drum grid alone, taller).
+    has_pitched: bool,
     /// Pixels per step, per pitch row and per drum row.
     sx: i64,
     ry: i64,
@@ -175,7 +177,9 @@ impl Layout {
         } else {
             5
         };
-        let drum_ry: i64 = 8;
+        // Drum-only pictures (a drum model's output) are a drum grid alone, with taller rows.
+        let has_pitched = !pitched.is_empty() || !has_drums;
+        let drum_ry: i64 = if has_pitched { 8 } else { 14 };
         let panel_w = max_steps as i64 * sx;
         let label_w: i64 = 40;
         let gap: i64 = 16;
@@ -184,14 +188,23 @@ impl Layout {
             None => (2400 / (panel_w + gap)).clamp(1, panels.len().max(1) as i64) as usize,
         };
         let grid_rows = panels.len().div_ceil(cols).max(1);
-        let pitch_h = rows * ry;
-        let drum_h = if has_drums {
-            DRUM_CLASSES as i64 * drum_ry + 6
+        let pitch_h = if has_pitched { rows * ry } else { 0 };
+        let drum_h = match (has_drums, has_pitched) {
+            (false, _) => 0,
+            (true, true) => DRUM_CLASSES as i64 * drum_ry + 6,
+            (true, false) => DRUM_CLASSES as i64 * drum_ry,
+        };
+        let cell_h = 18 + pitch_h + drum_h + 8;
+        let drum_label_w = if has_drums {
+            DRUM_CLASS_NAMES
+                .iter()
+                .map(|n| Canvas::text_width(n, 1))
+                .max()
+                .unwrap_or(0)
+                + 8
         } else {
             0
         };
-        let cell_h = 18 + pitch_h + drum_h + 8;
-        let drum_label_w = if has_drums { 96 } else { 0 };
         let left = label_w.max(drum_label_w);
         let top: i64 = 34;
         let legend_h: i64 = 24;
@@ -201,6 +214,7 @@ impl Layout {
             lo,
             hi,
             has_drums,
+            has_pitched,
             sx,
             ry,
             drum_ry,
@@ -251,7 +265,8 @@ fn draw_panel(c: &mut Canvas, l: &Layout, colours: &Colours, pi: usize, p: &Roll
     let py = oy + 14;
     let w = p.steps as i64 * sx;
     // Background: black-key rows shaded; C rows labelled in the first column of each row.
-    for pitch in lo..=hi {
+    let pitch_rows = if l.has_pitched { lo..=hi } else { 1..=0 };
+    for pitch in pitch_rows {
         let y = py + (hi - pitch) as i64 * ry;
         let bg = if is_black_key(pitch) {
             [243, 243, 243]
@@ -273,7 +288,7 @@ fn draw_panel(c: &mut Canvas, l: &Layout, colours: &Colours, pi: usize, p: &Roll
             c.fill_rect(ox, y + ry - 1, w, 1, LIGHT_GREY);
         }
     }
-    let dy = py + l.pitch_h + 6;
+    let dy = py + if l.has_pitched { l.pitch_h + 6 } else { 0 };
     if l.has_drums {
         for (k, name) in DRUM_CLASS_NAMES.iter().enumerate() {
             let y = dy + k as i64 * drum_ry;
@@ -317,7 +332,7 @@ fn draw_panel(c: &mut Canvas, l: &Layout, colours: &Colours, pi: usize, p: &Roll
                 let y = dy + k as i64 * drum_ry;
                 c.fill_rect(x0, y + 1, sx.max(2), drum_ry - 2, col);
             }
-        } else if (lo..=hi).contains(&n.pitch) {
+        } else if l.has_pitched && (lo..=hi).contains(&n.pitch) {
             let y = py + (hi - n.pitch) as i64 * ry;
             c.fill_rect(x0 + 1, y + 1, (x1 - x0 - 1).max(1), (ry - 1).max(1), col);
             c.fill_rect(x0 + 1, y + 1, 1, (ry - 1).max(1), blend(col, BLACK, 0.5));
@@ -379,5 +394,35 @@ mod tests {
             .filter(|&(x, y)| c.pixel(x, y) == Some(col))
             .count();
         assert!(n > 100, "{n}");
+    }
+
+    /// A drum-only picture is the drum grid alone: no pitch rows, taller drum rows, every class
+    /// name fully inside the picture, each hit in its class's row.
+    #[test]
+    fn drum_only_panels_are_a_named_grid() {
+        use crate::data::converter::{window_to_sequence, DataKind, Window};
+        let mut t = vec![0u16; 32];
+        t[0] = 1; // kick
+        t[4] = 1 << 2; // closed hi-hat
+        let seq = window_to_sequence(DataKind::Drums, &Window { tracks: vec![t] }, 120.0);
+        let p = RollPanel::from_sequence(&seq, "beat", None);
+        let l = Layout::new(std::slice::from_ref(&p), None);
+        assert!(!l.has_pitched && l.has_drums);
+        assert_eq!(l.pitch_h, 0);
+        assert_eq!(l.drum_h, DRUM_CLASSES as i64 * 14);
+        let widest = DRUM_CLASS_NAMES
+            .iter()
+            .map(|n| Canvas::text_width(n, 1))
+            .max()
+            .unwrap_or(0);
+        assert!(l.left >= widest + 4, "labels fit: {} vs {widest}", l.left);
+        let c = draw_piano_roll(&[p], "drums", &vec![]);
+        let col = blend(WHITE, PALETTE[0], 0.45 + 0.55 * 80.0 / 127.0);
+        // The kick (row 0) and the hi-hat (row 2), at their steps.
+        let oy = l.top + 14;
+        for (step, row) in [(0i64, 0i64), (4, 2)] {
+            let (x, y) = (l.left + step * l.sx + 1, oy + row * 14 + 7);
+            assert_eq!(c.pixel(x as u32, y as u32), Some(col), "step {step} row {row}");
+        }
     }
 }
