@@ -3,6 +3,7 @@
 //! directory. `--classifier` takes a path; without it, the genre classifier is looked up beside
 //! the model folder, then in `./models`.
 
+use crate::data::converter::DataKind;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -90,20 +91,41 @@ pub fn resolve_model(arg: Option<&Path>, default_name: &str) -> Result<PathBuf> 
 
 /// The name of the shipped classifier's folder under models/.
 pub const DEFAULT_CLASSIFIER: &str = "genre-classifier";
+/// The folder name of the drum-style classifier under models/, the default for drum models.
+pub const DRUM_CLASSIFIER: &str = "drum-style-classifier";
+
+/// The default classifier folder name for models of `kind` (drums: [`DRUM_CLASSIFIER`], else
+/// [`DEFAULT_CLASSIFIER`]).
+pub fn default_classifier(kind: DataKind) -> &'static str {
+    match kind {
+        DataKind::Drums => DRUM_CLASSIFIER,
+        _ => DEFAULT_CLASSIFIER,
+    }
+}
 
 /// Resolve the `--classifier` argument: `given`, or `genre-classifier` beside the model folder
 /// `model_dir`, or `./models/genre-classifier`.
 pub fn resolve_classifier(given: Option<&Path>, model_dir: &Path) -> Result<PathBuf> {
+    resolve_classifier_for(given, model_dir, DataKind::Melody)
+}
+
+/// [`resolve_classifier`] for a model of `kind`: the default folder is
+/// [`default_classifier`]`(kind)` (`drum-style-classifier` for drums).
+pub fn resolve_classifier_for(
+    given: Option<&Path>,
+    model_dir: &Path,
+    kind: DataKind,
+) -> Result<PathBuf> {
     if let Some(p) = given {
         return Ok(p.to_path_buf());
     }
-    let beside = model_dir.parent().map(|p| p.join(DEFAULT_CLASSIFIER));
-    let candidates = beside
-        .into_iter()
-        .chain([Path::new("models").join(DEFAULT_CLASSIFIER)]);
+    let name = default_classifier(kind);
+    let beside = model_dir.parent().map(|p| p.join(name));
+    let candidates = beside.into_iter().chain([Path::new("models").join(name)]);
     first_found(candidates, is_classifier_dir).map_err(|looked| {
         Error::Invalid(format!(
-            "no genre classifier found (looked in {looked}); give --classifier DIR (train one with `musicvae train-classifier`)"
+            "no {} classifier found (looked in {looked}); give --classifier DIR (train one with `musicvae train-classifier`)",
+            if kind == DataKind::Drums { "drum-style" } else { "genre" }
         ))
     })
 }
@@ -140,5 +162,18 @@ mod tests {
         std::fs::write(c.join("config.json"), "{}").unwrap();
         std::fs::write(c.join("model.mpk"), "").unwrap();
         assert_eq!(resolve_classifier(None, &d.path().join("vae")).unwrap(), c);
+        // A drum model looks for the drum-style classifier, not the genre one.
+        assert_ne!(
+            resolve_classifier_for(None, &d.path().join("vae"), DataKind::Drums).ok(),
+            Some(c)
+        );
+        let dc = d.path().join(DRUM_CLASSIFIER);
+        std::fs::create_dir_all(&dc).unwrap();
+        std::fs::write(dc.join("config.json"), "{}").unwrap();
+        std::fs::write(dc.join("model.mpk"), "").unwrap();
+        assert_eq!(
+            resolve_classifier_for(None, &d.path().join("vae"), DataKind::Drums).unwrap(),
+            dc
+        );
     }
 }

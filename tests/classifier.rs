@@ -1,10 +1,11 @@
 //! The genre classifier end to end through the real binary: train a tiny MobileNetV3-Small on a
 //! few real files of two genres until it overfits, classify a file, and the error paths
-//! (one label only, no such folder, a file without a usable window).
+//! (one label only, no such folder, a file without a usable window). The same for a drum-style
+//! classifier on a few Groove MIDI files of two styles (midi_data_drums), with their split file.
 
 mod common;
 
-use common::{midi_data, musicvae, text};
+use common::{midi_data, musicvae, root, text};
 use musicvae::data::converter::{extract, ConverterConfig};
 use musicvae::music::read_midi_file;
 use std::path::{Path, PathBuf};
@@ -218,4 +219,203 @@ fn clear_errors_and_nonzero_exit() {
         "{t}"
     );
     assert!(!t.contains("panicked"), "{t}");
+}
+
+/// Copy `per_split` files of `style` from midi_data_drums for each of "train" and "test" (as its
+/// split.tsv says), each giving 2..=`max_windows` 2-bar drum windows; returns the split.tsv lines
+/// of the copies (train files first).
+fn copy_style(style: &str, per_split: usize, max_windows: usize, to: &Path) -> Vec<String> {
+    let src = root().join("midi_data_drums");
+    let split = std::fs::read_to_string(src.join("split.tsv")).unwrap();
+    let cfg = ConverterConfig::drums(2);
+    std::fs::create_dir_all(to.join(style)).unwrap();
+    let mut lines = Vec::new();
+    for want in ["train", "test"] {
+        let mut n = 0;
+        for line in split.lines().filter(|l| !l.starts_with('#')) {
+            let Some((rel, s)) = line.split_once('\t') else {
+                continue;
+            };
+            if s != want || !rel.starts_with(&format!("{style}/")) || n == per_split {
+                continue;
+            }
+            let Ok(seq) = read_midi_file(&src.join(rel)) else {
+                continue;
+            };
+            let k = extract(&seq, &cfg).windows.len();
+            if (2..=max_windows).contains(&k) {
+                std::fs::copy(src.join(rel), to.join(rel)).unwrap();
+                lines.push(line.to_string());
+                n += 1;
+            }
+        }
+        assert_eq!(
+            n, per_split,
+            "not enough {want} {style} files in midi_data_drums"
+        );
+    }
+    lines
+}
+
+#[test]
+fn tiny_drum_style_classifier_trains_and_classifies() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("drums");
+    let mut split = vec!["# file\tsplit".to_string()];
+    split.extend(copy_style("pop", 2, 20, &data));
+    split.extend(copy_style("hiphop", 2, 20, &data));
+    std::fs::write(data.join("split.tsv"), split.join("\n") + "\n").unwrap();
+    let pop_train = data.join(split[1].split('\t').next().unwrap());
+    let model = d.path().join("model");
+    let o = musicvae(&[
+        "train-classifier",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        // The smallest, quickest network that learns two styles in 40 steps (~15 s here).
+        "--arch",
+        "resnet",
+        "--width",
+        "0.25",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "40",
+        "--batch-size",
+        "8",
+        "--dropout",
+        "0",
+        "--bn-momentum",
+        "0.3",
+        "--warmup-steps",
+        "5",
+        "--lr",
+        "0.003",
+    ]);
+    let out = text(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{out}");
+    // Detected as drums; the split file's test files are the held-out ones.
+    assert!(
+        out.contains("drums windows (detected from the data"),
+        "{out}"
+    );
+    assert!(
+        out.contains("split by the corpus's split.tsv (validation + test held out)"),
+        "{out}"
+    );
+    assert!(out.contains("input [1, 9, 32]"), "{out}");
+    assert!(out.contains("held-out: window accuracy"), "{out}");
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["kind"], "drums");
+    assert_eq!(cfg["onset_channel"], false);
+    assert_eq!(cfg["labels"], serde_json::json!(["hiphop", "pop"]));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["held_out"]["files"], 4);
+    assert_eq!(report["train"]["files"], 4);
+    let acc = report["train"]["window_accuracy"].as_f64().unwrap();
+    assert!(acc >= 0.9, "training window accuracy {acc}\n{out}");
+
+    // classify a drum file through the binary: a table and a style, JSON distributions.
+    let o = musicvae(&[
+        "classify",
+        pop_train.to_str().unwrap(),
+        "--classifier",
+        model.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("drums windows of 2 bars"), "{out}");
+    assert!(
+        out.contains("whole file") && out.contains("style: pop"),
+        "{out}"
+    );
+    let o = musicvae(&[
+        "classify",
+        pop_train.to_str().unwrap(),
+        "--classifier",
+        model.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(p["predicted"], "pop");
+    let sum: f64 = p["file"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-4);
+
+    // A melody file has no drums: one reason, non-zero exit.
+    let tune = common::midi_data().join("chorale");
+    let tune = std::fs::read_dir(tune)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let o = musicvae(&[
+        "classify",
+        tune.to_str().unwrap(),
+        "--classifier",
+        model.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("no usable drums window"), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+
+    // A melody VAE judged by this drum classifier: refused in one line naming both kinds.
+    let o = musicvae(&[
+        "eval-attributes",
+        "-m",
+        "models/mel_2bar",
+        "--data",
+        data.to_str().unwrap(),
+        "--classifier",
+        model.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("this classifier reads drums windows but model")
+            && out.contains("writes melody windows"),
+        "{out}"
+    );
+
+    // Melody-only settings are refused for drums; --kind melody on drums finds no melody.
+    let again = d.path().join("again");
+    let o = musicvae(&[
+        "train-classifier",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--transpose",
+        "3",
+    ]);
+    let out = text(&o);
+    assert!(
+        !o.status.success() && out.contains("--transpose is a melody setting"),
+        "{out}"
+    );
+    let o = musicvae(&[
+        "train-classifier",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--kind",
+        "melody",
+    ]);
+    let out = text(&o);
+    assert!(
+        !o.status.success() && out.contains("melody window"),
+        "{out}"
+    );
 }

@@ -1,10 +1,17 @@
 //! Classifier settings, saved as `config.json` beside the weights together with the label list.
 //!
 //! Defaults (seed 7, split seed 42, 10 % of each label's files held out) are chosen for a CPU:
-//! see [`ClassifierConfig::new`].
+//! see [`ClassifierConfig::new`]; a drum-style classifier starts from
+//! [`ClassifierConfig::new_drums`].
+//!
+//! `kind` (melody or drums) and `min_rows` came later than the first saved classifiers: a
+//! `config.json` without them reads as a melody classifier whose row axis is halved while it has
+//! more than one row, which is exactly how those classifiers were built.
 
+use crate::data::converter::DataKind;
 use crate::error::{Error, Result};
 use crate::io_util::write_atomic;
+use crate::music::drums::DRUM_CLASSES;
 use crate::music::melody::{MAX_PITCH, MIN_PITCH};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -76,10 +83,22 @@ impl Arch {
 /// Most labels a classifier config may list (its output layer is sized from them).
 pub const MAX_LABELS: usize = 1000;
 
+fn melody_kind() -> DataKind {
+    DataKind::Melody
+}
+
+fn one_row() -> usize {
+    1
+}
+
 /// Everything that defines a classifier and its training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassifierConfig {
     pub version: u32,
+    /// The windows it reads: melody (one 90-class track, the default of configs saved before
+    /// drums existed) or drums (one 512-way drum track). Trio is not supported.
+    #[serde(default = "melody_kind")]
+    pub kind: DataKind,
     pub arch: Arch,
     pub reduction: Reduction,
     /// Width multiplier α (channels → make_divisible(c·α, 8)).
@@ -87,12 +106,19 @@ pub struct ClassifierConfig {
     /// Window length in 4/4 bars (16 steps each): 2 matches the 2-bar VAE, 16 the hierarchical one.
     pub bars: usize,
     /// Pitch rows of the roll, inclusive (default the 88 piano keys 21..=108 of the melody tokens).
+    /// Melody only: a drum roll always has the 9 drum classes as rows (these are then unused).
     pub pitch_min: u8,
     pub pitch_max: u8,
-    /// Add a second channel with note onsets (held vs repeated notes differ).
+    /// Add a second channel with note onsets (held vs repeated notes differ). Melody only: a drum
+    /// roll has one channel (hits), so this must be false for drums.
     pub onset_channel: bool,
     /// Stride-2 layers stop halving the time axis below this many steps.
     pub min_time: usize,
+    /// Stride-2 layers stop halving the row (pitch / drum class) axis below this many rows
+    /// (1 = halve while more than one row, the melody behaviour; drums keep 4: 9 → 5 rows once,
+    /// then no more vertical strides, so the kit's layout is not pooled away to one row).
+    #[serde(default = "one_row")]
+    pub min_rows: usize,
     pub dropout: f64,
     pub bn_momentum: f64,
     pub bn_epsilon: f64,
@@ -106,6 +132,7 @@ pub struct ClassifierConfig {
     pub steps_per_epoch: usize,
     pub batch_size: usize,
     /// Random transposition of each training window by up to ±k semitones (kept inside the roll).
+    /// Melody only (0 for drums: drum classes do not transpose).
     pub transpose: u8,
     pub seed: u64,
     /// Seed and fraction of the stratified file-level split (per label).
@@ -134,6 +161,7 @@ impl ClassifierConfig {
         };
         ClassifierConfig {
             version: CONFIG_VERSION,
+            kind: DataKind::Melody,
             arch,
             reduction,
             width: if resnet { 0.5 } else { 1.0 },
@@ -142,6 +170,7 @@ impl ClassifierConfig {
             pitch_max: MAX_PITCH,
             onset_channel: true,
             min_time: 4,
+            min_rows: 1,
             dropout: 0.2,
             bn_momentum: if resnet { 0.1 } else { 0.01 },
             bn_epsilon: if resnet { 1e-5 } else { 1e-3 },
@@ -161,6 +190,30 @@ impl ClassifierConfig {
         }
     }
 
+    /// Defaults for a drum-style classifier: [`new`](Self::new)'s, with a one-channel roll of the
+    /// 9 drum classes (hits), no transposition and at least 4 rows kept by the strides.
+    pub fn new_drums(arch: Arch, reduction: Reduction, bars: usize) -> Self {
+        ClassifierConfig {
+            kind: DataKind::Drums,
+            onset_channel: false,
+            transpose: 0,
+            min_rows: 4,
+            ..Self::new(arch, reduction, bars)
+        }
+    }
+
+    /// [`new`](Self::new) or [`new_drums`](Self::new_drums) by kind (trio gets the melody
+    /// defaults and is refused by [`validate`](Self::validate)).
+    pub fn new_for(kind: DataKind, arch: Arch, reduction: Reduction, bars: usize) -> Self {
+        match kind {
+            DataKind::Drums => Self::new_drums(arch, reduction, bars),
+            _ => ClassifierConfig {
+                kind,
+                ..Self::new(arch, reduction, bars)
+            },
+        }
+    }
+
     /// `mobilenetv3-small`, `resnet-fr`, …
     pub fn arch_name(&self) -> String {
         match self.reduction {
@@ -172,23 +225,44 @@ impl ClassifierConfig {
     pub fn steps(&self) -> usize {
         self.bars * crate::music::quantize::STEPS_PER_BAR as usize
     }
+    /// Rows of the roll: the pitch range (melody) or the 9 drum classes (drums).
     pub fn pitches(&self) -> usize {
-        (self.pitch_max - self.pitch_min) as usize + 1
+        match self.kind {
+            DataKind::Drums => DRUM_CLASSES,
+            _ => (self.pitch_max - self.pitch_min) as usize + 1,
+        }
     }
     pub fn channels(&self) -> usize {
-        if self.onset_channel {
+        if self.onset_channel && self.kind != DataKind::Drums {
             2
         } else {
             1
         }
     }
-    /// Input shape of one example: `[channels, pitches, steps]`.
+    /// Input shape of one example: `[channels, rows, steps]`.
     pub fn input_shape(&self) -> [usize; 3] {
         [self.channels(), self.pitches(), self.steps()]
     }
 
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Invalid(m));
+        match self.kind {
+            DataKind::Melody => {}
+            DataKind::Drums => {
+                if self.onset_channel {
+                    return bad("a drum roll has one channel (hits): onset_channel must be false for a drums classifier".into());
+                }
+                if self.transpose != 0 {
+                    return bad(format!(
+                        "drum classes do not transpose: transpose must be 0 for a drums classifier, got {}",
+                        self.transpose
+                    ));
+                }
+            }
+            DataKind::Trio => {
+                return bad("the classifier reads melody or drum windows, not trio".into());
+            }
+        }
         if self.bars == 0 || self.bars > 64 {
             return bad(format!("bars must be in 1..=64, got {}", self.bars));
         }
@@ -239,6 +313,9 @@ impl ClassifierConfig {
         }
         if self.min_time == 0 {
             return bad("min_time must be at least 1".into());
+        }
+        if self.min_rows == 0 {
+            return bad("min_rows must be at least 1".into());
         }
         Ok(())
     }
@@ -313,5 +390,90 @@ mod tests {
         assert_eq!(ClassifierConfig::load(&p).unwrap(), c);
         std::fs::write(&p, b"{}").unwrap();
         assert!(ClassifierConfig::load(&p).is_err());
+    }
+
+    #[test]
+    fn drums_config_roundtrip_and_shape() {
+        let d = tempfile::tempdir().unwrap();
+        let mut c = ClassifierConfig::new_drums(Arch::MobileNetV3Small, Reduction::Strided, 2);
+        c.labels = vec!["funk".into(), "rock".into()];
+        assert_eq!(c.kind, DataKind::Drums);
+        assert_eq!(c.input_shape(), [1, 9, 32]);
+        assert_eq!(
+            ClassifierConfig::new_for(
+                DataKind::Drums,
+                Arch::MobileNetV3Small,
+                Reduction::Strided,
+                2
+            )
+            .input_shape(),
+            [1, 9, 32]
+        );
+        let p = d.path().join("config.json");
+        c.save(&p).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains("\"kind\": \"drums\""), "{text}");
+        assert_eq!(ClassifierConfig::load(&p).unwrap(), c);
+        // Melody-only settings are refused for drums, and trio is refused.
+        let onsets = ClassifierConfig {
+            onset_channel: true,
+            ..c.clone()
+        };
+        assert!(onsets
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("one channel"));
+        let shifted = ClassifierConfig {
+            transpose: 2,
+            ..c.clone()
+        };
+        assert!(shifted
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("transpose"));
+        let trio = ClassifierConfig {
+            kind: DataKind::Trio,
+            ..c
+        };
+        assert!(trio.validate().is_err());
+    }
+
+    /// A `config.json` saved before drums (no `kind`, no `min_rows`), as in models/genre-classifier:
+    /// it loads as the melody classifier it was.
+    #[test]
+    fn a_config_without_kind_loads_as_melody() {
+        let old = r#"{
+  "version": 1, "arch": "mobilenetv3-small", "reduction": "strided", "width": 1.0, "bars": 2,
+  "pitch_min": 21, "pitch_max": 108, "onset_channel": true, "min_time": 4, "dropout": 0.2,
+  "bn_momentum": 0.01, "bn_epsilon": 0.001, "learning_rate": 0.002, "weight_decay": 0.0001,
+  "warmup_steps": 200, "label_smoothing": 0.0, "epochs": 6, "steps_per_epoch": 400,
+  "batch_size": 32, "transpose": 5, "seed": 7, "split_seed": 42, "held_out_fraction": 0.1,
+  "eval_windows_per_file": 8, "labels": ["irish", "chorale"]
+}"#;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("config.json");
+        std::fs::write(&p, old).unwrap();
+        let c = ClassifierConfig::load(&p).unwrap();
+        assert_eq!(c.kind, DataKind::Melody);
+        assert_eq!(c.min_rows, 1);
+        assert_eq!(c.input_shape(), [2, 88, 32]);
+        let mut want = ClassifierConfig::new(Arch::MobileNetV3Small, Reduction::Strided, 2);
+        want.epochs = 6;
+        want.steps_per_epoch = 400;
+        want.batch_size = 32;
+        want.eval_windows_per_file = 8;
+        want.labels = vec!["irish".into(), "chorale".into()];
+        assert_eq!(c, want);
+        // The shipped classifiers' own files, when present.
+        let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        for name in ["genre-classifier", "genre-classifier-resnet"] {
+            let p = models.join(name).join("config.json");
+            if p.is_file() {
+                let c = ClassifierConfig::load(&p).unwrap();
+                assert_eq!((c.kind, c.min_rows), (DataKind::Melody, 1), "{name}");
+            }
+        }
     }
 }

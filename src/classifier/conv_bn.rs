@@ -98,11 +98,18 @@ pub fn out_size(n: usize, stride: usize) -> usize {
 /// only while the result keeps at least `min_time` steps (32 → 16 → 8 → 4 → 4 → 4 for
 /// `min_time` = 4; a 16-bar roll 256 → 128 → 64 → 32 → 16 → 8).
 pub fn plan_stride(paper_stride: usize, size: [usize; 2], min_time: usize) -> [usize; 2] {
+    plan_stride_min(paper_stride, size, [1, min_time])
+}
+
+/// [`plan_stride`] with a floor on both axes, `min = [rows, steps]`: an axis is halved only while
+/// `size / 2 >= min` on it. `min = [1, min_time]` is [`plan_stride`] (halve the rows while > 1).
+/// A 9-row drum roll with `min[0] = 4` is halved once (9 → 5) and keeps 5 rows after that.
+pub fn plan_stride_min(paper_stride: usize, size: [usize; 2], min: [usize; 2]) -> [usize; 2] {
     if paper_stride == 1 {
         return [1, 1];
     }
-    let sh = if size[0] > 1 { 2 } else { 1 };
-    let sw = if size[1] / 2 >= min_time.max(1) { 2 } else { 1 };
+    let sh = if size[0] / 2 >= min[0].max(1) { 2 } else { 1 };
+    let sw = if size[1] / 2 >= min[1].max(1) { 2 } else { 1 };
     [sh, sw]
 }
 
@@ -143,5 +150,29 @@ mod tests {
         assert_eq!(seen, vec![[44, 16], [22, 8], [11, 4], [6, 4], [3, 4]]);
         assert_eq!(plan_stride(1, [88, 32], 4), [1, 1]);
         assert_eq!(plan_stride(2, [1, 256], 4), [1, 2]);
+    }
+
+    #[test]
+    fn row_floor_for_drum_rolls() {
+        // The melody rule is the floor 1: identical for every row count.
+        for rows in 1..200 {
+            assert_eq!(
+                plan_stride_min(2, [rows, 32], [1, 4]),
+                plan_stride(2, [rows, 32], 4)
+            );
+        }
+        let walk = |min_rows: usize| {
+            let mut size = [9, 32];
+            let mut seen = vec![];
+            for _ in 0..5 {
+                let s = plan_stride_min(2, size, [min_rows, 4]);
+                size = [out_size(size[0], s[0]), out_size(size[1], s[1])];
+                seen.push(size);
+            }
+            seen
+        };
+        // 9 drum rows: without a floor they end as one row (never zero); with 4, as five.
+        assert_eq!(walk(1), vec![[5, 16], [3, 8], [2, 4], [1, 4], [1, 4]]);
+        assert_eq!(walk(4), vec![[5, 16], [5, 8], [5, 4], [5, 4], [5, 4]]);
     }
 }

@@ -1,17 +1,69 @@
-//! Labelled melody windows for the classifier: a prepared corpus (labels = first-level folders),
-//! a stratified file-level split, and class-balanced sampling.
+//! Labelled melody or drum windows for the classifier: a prepared corpus (labels = first-level
+//! folders), a file-level split (the corpus's own `split.tsv` where it names a file, else
+//! stratified by label), and class-balanced sampling. [`detect_kind`] tells a drum corpus from a
+//! melody one.
 
 use super::config::ClassifierConfig;
 use super::pianoroll::{allowed_shifts, RollSpec};
-use crate::data::cache::Cache;
-use crate::data::converter::{ConverterConfig, Window};
-use crate::data::corpus::stable_hash;
+use crate::data::cache::{Cache, CacheMeta};
+use crate::data::converter::{ConverterConfig, DataKind, Window};
+use crate::data::corpus::{scan, stable_hash};
 use crate::data::prepare::SplitConfig;
-use crate::data::source::{self, Reader};
+use crate::data::source::{self, is_cache, Reader};
 use crate::error::{Error, Result};
+use crate::music::read_midi_file;
 use crate::rng::Rng;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// MIDI files [`detect_kind`] reads at most (spread evenly over the sorted file list).
+pub const DETECT_FILES: usize = 32;
+
+/// The kind of windows a `--data` path holds: a prepare cache's own kind; for a MIDI folder,
+/// drums when every file read (up to [`DETECT_FILES`], evenly spread) that has notes has only drum
+/// notes (channel 10), and at least one does; melody otherwise (also for an empty folder or
+/// unreadable files, which the loader then reports).
+pub fn detect_kind(dir: &Path) -> Result<DataKind> {
+    if is_cache(dir) {
+        let p = dir.join("cache.json");
+        let raw = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+        // A damaged cache is reported by the loader, with its fix.
+        return Ok(serde_json::from_slice::<CacheMeta>(&raw)
+            .map(|m| m.converter.kind)
+            .unwrap_or(DataKind::Melody));
+    }
+    let files = scan(dir)?;
+    let n = files.len();
+    let picks = n.min(DETECT_FILES);
+    let (mut drums, mut other) = (0usize, 0usize);
+    for i in 0..picks {
+        let f = &files[i * n / picks];
+        let Ok(seq) = read_midi_file(&f.path) else {
+            continue;
+        };
+        if seq.notes.is_empty() {
+            continue;
+        }
+        if seq.notes.iter().all(|n| n.is_drum) {
+            drums += 1;
+        } else {
+            other += 1;
+        }
+    }
+    Ok(if drums > 0 && other == 0 {
+        DataKind::Drums
+    } else {
+        DataKind::Melody
+    })
+}
+
+/// The converter whose windows a classifier of `cfg` reads (all programs for melodies).
+pub fn converter_for(cfg: &ClassifierConfig) -> ConverterConfig {
+    match cfg.kind {
+        DataKind::Drums => ConverterConfig::drums(cfg.bars),
+        _ => ConverterConfig::melody(cfg.bars, None),
+    }
+}
 
 /// One file of the labelled set.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +85,14 @@ pub struct ClassifierData {
     pub files: Vec<LabelledFile>,
     /// Files directly in the corpus root (no label folder), left out.
     pub unlabelled_files: usize,
+    /// The corpus's own split file (`split.tsv`), when it has one.
+    pub split_file: Option<String>,
+    /// Files whose split that file names (held out = its `validation` and `test` files); the
+    /// others are split by [`stratified_held_out`].
+    pub split_file_files: usize,
+    /// Labels left out because the split file holds out every usable file of theirs, with their
+    /// file counts (they are not in `labels`, nor their files in `files`).
+    pub dropped_labels: Vec<(String, usize)>,
 }
 
 /// Stratified split by file: within each label, files are ordered by a stable hash of
@@ -69,6 +129,29 @@ pub fn stratified_held_out(files: &[(String, String)], seed: u64, fraction: f64)
     held
 }
 
+/// The held-out flag of every file: a file the corpus's split file names keeps that split
+/// (`train` is trained on, `validation` and `test` are held out); the others are split by
+/// [`stratified_held_out`] among themselves. `files` = (relative path, label, named split).
+pub fn split_files(
+    files: &[(String, String, Option<String>)],
+    seed: u64,
+    fraction: f64,
+) -> Vec<bool> {
+    let rest: Vec<usize> = (0..files.len()).filter(|&i| files[i].2.is_none()).collect();
+    let pairs: Vec<(String, String)> = rest
+        .iter()
+        .map(|&i| (files[i].0.clone(), files[i].1.clone()))
+        .collect();
+    let mut held: Vec<bool> = files
+        .iter()
+        .map(|f| f.2.as_deref().is_some_and(|s| s != "train"))
+        .collect();
+    for (&i, h) in rest.iter().zip(stratified_held_out(&pairs, seed, fraction)) {
+        held[i] = h;
+    }
+    held
+}
+
 /// Per-label counts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LabelCounts {
@@ -79,7 +162,8 @@ pub struct LabelCounts {
 }
 
 impl ClassifierData {
-    /// Labelled data from a prepared cache, re-split (stratified) with `split_seed` / `fraction`.
+    /// Labelled data from a prepared cache, re-split with [`split_files`]: files the corpus's
+    /// split file named keep their split, the others are stratified with `split_seed` / `fraction`.
     pub fn from_cache(cache: Cache, split_seed: u64, fraction: f64) -> Result<Self> {
         let Cache { meta, windows } = cache;
         let kept: Vec<_> = meta
@@ -91,11 +175,33 @@ impl ClassifierData {
         let mut labels: Vec<String> = kept.iter().map(|f| f.label.clone()).collect();
         labels.sort();
         labels.dedup();
-        let pairs: Vec<(String, String)> = kept
+        let named: Vec<(String, String, Option<String>)> = kept
             .iter()
-            .map(|f| (f.rel.clone(), f.label.clone()))
+            .map(|f| (f.rel.clone(), f.label.clone(), f.split.clone()))
             .collect();
-        let held = stratified_held_out(&pairs, split_seed, fraction);
+        let held = split_files(&named, split_seed, fraction);
+        // A split file can hold out every usable file of a label (the Groove MIDI Dataset's
+        // gospel beats at 2 bars): nothing to learn it from, so the label is left out, with its
+        // held-out files, rather than trained on files the split keeps for evaluation.
+        let mut trained: BTreeMap<&str, bool> = BTreeMap::new();
+        for (f, &h) in kept.iter().zip(&held) {
+            *trained.entry(f.label.as_str()).or_default() |= !h;
+        }
+        let dropped_labels: Vec<(String, usize)> = labels
+            .iter()
+            .filter(|l| !trained.get(l.as_str()).copied().unwrap_or(false))
+            .map(|l| (l.clone(), kept.iter().filter(|f| &f.label == l).count()))
+            .collect();
+        let in_use = |l: &str| trained.get(l).copied().unwrap_or(false);
+        let (kept, held): (Vec<_>, Vec<bool>) = kept
+            .iter()
+            .zip(held)
+            .filter(|(f, _)| in_use(&f.label))
+            .map(|(f, h)| (*f, h))
+            .unzip();
+        let split_file_files = kept.iter().filter(|f| f.split.is_some()).count();
+        let all_labels = labels.clone();
+        labels.retain(|l| in_use(l));
         let files = kept
             .iter()
             .zip(held)
@@ -111,13 +217,14 @@ impl ClassifierData {
         let empty: Vec<&String> = meta
             .labels
             .iter()
-            .filter(|l| !l.is_empty() && labels.binary_search(l).is_err())
+            .filter(|l| !l.is_empty() && all_labels.binary_search(l).is_err())
             .collect();
         if !empty.is_empty() {
             return Err(Error::Invalid(format!(
-                "label folder(s) {} gave no usable {}-bar window; remove them or check the files with `musicvae prepare --verbose`",
+                "label folder(s) {} gave no usable {}-bar {} window; remove them or check the files with `musicvae prepare --verbose`",
                 empty.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-                meta.converter.slice_bars
+                meta.converter.slice_bars,
+                meta.converter.kind.name()
             )));
         }
         let data = ClassifierData {
@@ -125,13 +232,16 @@ impl ClassifierData {
             windows,
             files,
             unlabelled_files,
+            split_file: meta.split_file.clone(),
+            split_file_files,
+            dropped_labels,
         };
         data.check()?;
         Ok(data)
     }
 
-    /// Read a folder of MIDI files (or a cache written by `musicvae prepare`) for `cfg`'s window
-    /// length. `progress(done, total)` is called while reading.
+    /// Read a folder of MIDI files (or a cache written by `musicvae prepare`) for `cfg`'s kind
+    /// and window length. `progress(done, total)` is called while reading.
     pub fn load(
         dir: &Path,
         cfg: &ClassifierConfig,
@@ -139,7 +249,7 @@ impl ClassifierData {
     ) -> Result<Self> {
         let cache = source::load(
             dir,
-            &ConverterConfig::melody(cfg.bars, None),
+            &converter_for(cfg),
             SplitConfig {
                 seed: cfg.split_seed,
                 held_out_fraction: cfg.held_out_fraction,
@@ -157,10 +267,12 @@ impl ClassifierData {
             return Err(Error::bad_input(
                 dir,
                 format!(
-                    "none of the {} MIDI files gave a {}-bar melody window (`musicvae prepare {} --config mel_{}bar --verbose` lists why)",
+                    "none of the {} MIDI files gave a {}-bar {} window (`musicvae prepare {} --config {}_{}bar --verbose` lists why)",
                     cache.meta.skipped.len(),
                     cfg.bars,
+                    cfg.kind.name(),
                     dir.display(),
+                    if cfg.kind == DataKind::Drums { "drums" } else { "mel" },
                     cfg.bars
                 ),
             ));
@@ -172,13 +284,25 @@ impl ClassifierData {
     fn check(&self) -> Result<()> {
         if self.labels.is_empty() {
             return Err(Error::Invalid(
-                "no labelled files: put the MIDI files in one folder per genre (DIR/<genre>/*.mid)"
+                "no labelled files: put the MIDI files in one folder per genre or style (DIR/<genre>/*.mid)"
                     .into(),
             ));
         }
         if self.labels.len() < 2 {
+            let left_out = if self.dropped_labels.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} left out: the split file holds out all their files)",
+                    self.dropped_labels
+                        .iter()
+                        .map(|(l, _)| l.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
             return Err(Error::Invalid(format!(
-                "only one label ('{}'): a classifier needs at least two genre folders",
+                "only one label ('{}'){left_out}: a classifier needs at least two genre folders",
                 self.labels[0]
             )));
         }
@@ -388,6 +512,97 @@ mod tests {
     }
 
     #[test]
+    fn a_split_file_decides_the_files_it_names() {
+        let mut files: Vec<(String, String, Option<String>)> = Vec::new();
+        for (rel, split) in [
+            ("a/t1.mid", Some("train")),
+            ("a/v.mid", Some("validation")),
+            ("a/x.mid", Some("test")),
+            ("b/t.mid", Some("train")),
+        ] {
+            let label = rel[..1].to_string();
+            files.push((rel.into(), label, split.map(String::from)));
+        }
+        for i in 0..20 {
+            files.push((format!("c/{i}.mid"), "c".into(), None));
+        }
+        // Named files keep their split even at fraction 0 or 0.9; the others are stratified.
+        for fraction in [0.0, 0.1, 0.9] {
+            let held = split_files(&files, 42, fraction);
+            assert_eq!(&held[..4], &[false, true, true, false], "{fraction}");
+            let rest: Vec<(String, String)> = files[4..]
+                .iter()
+                .map(|f| (f.0.clone(), f.1.clone()))
+                .collect();
+            assert_eq!(&held[4..], &stratified_held_out(&rest, 42, fraction)[..]);
+        }
+        // Through a cache whose files carry their split.
+        let mut c = cache(&[
+            ("a/t1.mid", "a", 2),
+            ("a/v.mid", "a", 2),
+            ("b/t.mid", "b", 2),
+            ("b/x.mid", "b", 2),
+        ]);
+        for (f, s) in c
+            .meta
+            .files
+            .iter_mut()
+            .zip(["train", "validation", "train", "test"])
+        {
+            f.split = Some(s.into());
+        }
+        c.meta.split_file = Some("split.tsv".into());
+        let d = ClassifierData::from_cache(c.clone(), 1, 0.0).unwrap();
+        let held: Vec<bool> = d.files.iter().map(|f| f.held_out).collect();
+        assert_eq!(held, vec![false, true, false, true]);
+        assert_eq!(d.split_file.as_deref(), Some("split.tsv"));
+        assert_eq!(d.split_file_files, 4);
+        assert!(d.dropped_labels.is_empty());
+        // A label whose every file the split holds out is left out, files and all.
+        let mut c2 = cache(&[
+            ("a/t1.mid", "a", 2),
+            ("b/t.mid", "b", 2),
+            ("c/v.mid", "c", 3),
+            ("c/x.mid", "c", 1),
+        ]);
+        for (f, s) in c2
+            .meta
+            .files
+            .iter_mut()
+            .zip(["train", "train", "validation", "test"])
+        {
+            f.split = Some(s.into());
+        }
+        let d = ClassifierData::from_cache(c2, 1, 0.1).unwrap();
+        assert_eq!(d.labels, vec!["a", "b"]);
+        assert_eq!(d.dropped_labels, vec![("c".to_string(), 2)]);
+        assert_eq!(d.files.len(), 2);
+        assert!(d.files.iter().all(|f| f.label < 2 && !f.held_out));
+        // Two labels are still needed.
+        for f in c.meta.files.iter_mut().filter(|f| f.label == "b") {
+            f.split = Some("test".into());
+        }
+        let e = ClassifierData::from_cache(c, 1, 0.0).unwrap_err();
+        assert!(e.to_string().contains("only one label"), "{e}");
+    }
+
+    #[test]
+    fn detects_drum_and_melody_folders() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(
+            detect_kind(&root.join("midi_data_drums")).unwrap(),
+            DataKind::Drums
+        );
+        assert_eq!(
+            detect_kind(&root.join("midi_data")).unwrap(),
+            DataKind::Melody
+        );
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(detect_kind(d.path()).unwrap(), DataKind::Melody);
+        assert!(detect_kind(&d.path().join("missing")).is_err());
+    }
+
+    #[test]
     fn balanced_sampling() {
         let d = ClassifierData::from_cache(
             cache(&[
@@ -400,6 +615,7 @@ mod tests {
         )
         .unwrap();
         let spec = RollSpec {
+            kind: crate::data::converter::DataKind::Melody,
             pitch_min: 21,
             pitch_max: 108,
             steps: 32,

@@ -3,15 +3,17 @@
 //! multiplier through `make_divisible(c · α, 8)` (torchvision also scales the 1280/1024 head).
 //!
 //! Changes for piano rolls (documented, deliberate):
-//! - the input has 1 or 2 channels (sounding notes, onsets) instead of RGB;
+//! - the input has 1 or 2 channels (sounding notes, onsets; drum hits) instead of RGB;
 //! - every stride-2 layer halves the pitch axis, but the time axis only while it keeps at least
-//!   `min_time` steps ([`plan_stride`]); the ImageNet strides would collapse a 2-bar roll's 32 steps
-//!   to 1;
+//!   `min_time` steps ([`plan_stride_min`]); the ImageNet strides would collapse a 2-bar roll's
+//!   32 steps to 1. The row axis is halved while it keeps at least `min_rows` rows: 1 for the
+//!   88-row melody roll (88 → 3), 4 for the 9-row drum roll (9 → 5, then kept), which with the
+//!   melody rule would end as a single row after the fourth stride (never zero: sizes are ⌈n/2⌉);
 //! - optionally (`factorized`), strided bottlenecks downsample with an ENAS factorized reduction
 //!   in place of the strided depthwise conv (the 3×3 stride-2 stem conv is kept).
 
 use super::activation::Act;
-use super::conv_bn::{out_size, plan_stride, BnSettings, ConvBnAct};
+use super::conv_bn::{out_size, plan_stride_min, BnSettings, ConvBnAct};
 use super::inverted_residual::{InvertedResidual, InvertedResidualConfig};
 use super::width::make_divisible;
 use burn::module::{Initializer, Module};
@@ -112,6 +114,8 @@ pub struct MobileNetV3Config {
     /// Input map `[pitch rows, time steps]`.
     pub input: [usize; 2],
     pub min_time: usize,
+    /// Row floor of the strides (1 for melodies; see `plan_stride_min`).
+    pub min_rows: usize,
     pub factorized: bool,
     pub dropout: f64,
     pub bn: BnSettings,
@@ -133,7 +137,7 @@ pub fn plan(
 ) -> (usize, [usize; 2], Vec<InvertedResidualConfig>, [usize; 2]) {
     let adj = |c: usize| make_divisible(c as f64 * cfg.width, 8);
     let stem_out = adj(16);
-    let stem_stride = plan_stride(2, cfg.input, cfg.min_time);
+    let stem_stride = plan_stride_min(2, cfg.input, [cfg.min_rows, cfg.min_time]);
     let mut size = [
         out_size(cfg.input[0], stem_stride[0]),
         out_size(cfg.input[1], stem_stride[1]),
@@ -141,7 +145,7 @@ pub fn plan(
     let mut c_in = stem_out;
     let mut blocks = Vec::new();
     for row in cfg.variant.table() {
-        let stride = plan_stride(row.stride, size, cfg.min_time);
+        let stride = plan_stride_min(row.stride, size, [cfg.min_rows, cfg.min_time]);
         let c = InvertedResidualConfig {
             c_in,
             exp: adj(row.exp),
@@ -224,6 +228,7 @@ mod tests {
             num_classes: 7,
             input,
             min_time: 4,
+            min_rows: 1,
             factorized,
             dropout: 0.2,
             bn: BnSettings {
@@ -258,6 +263,19 @@ mod tests {
         assert_eq!(size, [3, 4]);
         let (_, _, _, size) = plan(&cfg(Variant::Large, [128, 256], false));
         assert_eq!(size, [4, 8]);
+    }
+
+    #[test]
+    fn plan_for_a_drum_roll() {
+        // 9 drum rows: the melody rule ends with one row (never zero), the drum floor keeps 5.
+        let mut c = cfg(Variant::Small, [9, 32], false);
+        let (_, _, _, size) = plan(&c);
+        assert_eq!(size, [1, 4]);
+        c.min_rows = 4;
+        let (_, stem_stride, blocks, size) = plan(&c);
+        assert_eq!(stem_stride, [2, 2]);
+        assert!(blocks.iter().all(|b| b.stride[0] == 1));
+        assert_eq!(size, [5, 4]);
     }
 
     #[test]

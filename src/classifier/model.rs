@@ -39,6 +39,7 @@ impl<B: Backend> ClassifierNet<B> {
                         num_classes,
                         input: [p, t],
                         min_time: cfg.min_time,
+                        min_rows: cfg.min_rows,
                         factorized,
                         dropout: cfg.dropout,
                         bn,
@@ -53,6 +54,7 @@ impl<B: Backend> ClassifierNet<B> {
                     num_classes,
                     input: [p, t],
                     min_time: cfg.min_time,
+                    min_rows: cfg.min_rows,
                     factorized,
                     dropout: cfg.dropout,
                     bn,
@@ -88,6 +90,28 @@ mod tests {
             let net = ClassifierNet::<B>::new(&cfg, 3, &dev);
             let x = Tensor::<B, 4>::zeros([2, 2, 88, 32], &dev);
             assert_eq!(net.forward(x).dims(), [2, 3], "{name}");
+        }
+    }
+
+    /// The 9-row drum roll through every network, with the drum preset's row floor (4) and with
+    /// the melody rule (rows down to 1), for 2 and 16 bars.
+    #[test]
+    fn every_arch_reads_a_drum_roll() {
+        let dev = Default::default();
+        for name in super::super::config::ARCH_NAMES {
+            let (a, r) = Arch::parse(name).unwrap();
+            for (bars, min_rows) in [(2, 4), (2, 1), (16, 4)] {
+                let mut cfg = ClassifierConfig::new_drums(a, r, bars);
+                cfg.width = 0.35;
+                cfg.min_rows = min_rows;
+                assert_eq!(cfg.input_shape(), [1, 9, 16 * bars]);
+                let net = ClassifierNet::<B>::new(&cfg, 4, &dev);
+                let x = Tensor::<B, 4>::ones([2, 1, 9, 16 * bars], &dev);
+                let y = net.forward(x); // [2, 4]
+                assert_eq!(y.dims(), [2, 4], "{name} {bars} bars min_rows {min_rows}");
+                let v: Vec<f32> = y.into_data().convert::<f32>().to_vec().unwrap();
+                assert!(v.iter().all(|x| x.is_finite()), "{name}");
+            }
         }
     }
 }

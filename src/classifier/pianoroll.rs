@@ -1,16 +1,27 @@
-//! Melody window (90-class tokens) → piano roll `[channels, pitch, steps]`: channel 0 is 1 where a
-//! note sounds (from its onset until the next onset or note-off), channel 1 (optional) is 1 at
-//! onsets. Binary, like the VAE's decoded output (all velocity 80). Rows are pitches from
-//! `pitch_min` (row 0) to `pitch_max`.
+//! A window → binary roll `[channels, rows, steps]`, the classifier's input.
+//!
+//! Melody (90-class tokens): rows are pitches from `pitch_min` (row 0) to `pitch_max`; channel 0
+//! is 1 where a note sounds (from its onset until the next onset or note-off), channel 1
+//! (optional) is 1 at onsets. Binary, like the VAE's decoded output (all velocity 80).
+//!
+//! Drums (512-way tokens, token = Σ 2^class of the classes hit in the step): rows are the 9 drum
+//! classes of `music::drums` (row c = class c: kick, snare, closed hi-hat, …), one channel that is
+//! 1 where the class is hit. Drum hits are one-step events with no length, so "sounding" and
+//! "onset" are the same thing and a second channel would only repeat the first; the roll is
+//! exactly the bits of the tokens (the VAE encoder's drum-roll input, laid out as rows).
 
 use super::config::ClassifierConfig;
-use crate::data::converter::Window;
+use crate::data::converter::{DataKind, Window};
+use crate::music::drums::DRUM_CLASSES;
 use crate::music::melody::{token_pitch, NOTE_OFF};
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
 /// What a roll looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RollSpec {
+    /// Melody (pitch rows) or drums (drum-class rows); the pitch fields and the onset channel are
+    /// melody-only.
+    pub kind: DataKind,
     pub pitch_min: u8,
     pub pitch_max: u8,
     pub steps: usize,
@@ -20,21 +31,36 @@ pub struct RollSpec {
 impl RollSpec {
     pub fn of(cfg: &ClassifierConfig) -> Self {
         RollSpec {
+            kind: cfg.kind,
             pitch_min: cfg.pitch_min,
             pitch_max: cfg.pitch_max,
             steps: cfg.steps(),
             onset_channel: cfg.onset_channel,
         }
     }
+    /// A drum roll of `steps` steps: 9 rows, one channel.
+    pub fn drums(steps: usize) -> Self {
+        RollSpec {
+            kind: DataKind::Drums,
+            pitch_min: 0,
+            pitch_max: 0,
+            steps,
+            onset_channel: false,
+        }
+    }
     pub fn channels(&self) -> usize {
-        if self.onset_channel {
+        if self.onset_channel && self.kind != DataKind::Drums {
             2
         } else {
             1
         }
     }
+    /// Rows: pitches (melody) or drum classes.
     pub fn pitches(&self) -> usize {
-        (self.pitch_max - self.pitch_min) as usize + 1
+        match self.kind {
+            DataKind::Drums => DRUM_CLASSES,
+            _ => (self.pitch_max - self.pitch_min) as usize + 1,
+        }
     }
     /// Floats in one roll.
     pub fn len(&self) -> usize {
@@ -53,8 +79,11 @@ pub fn pitch_span(tokens: &[u16]) -> Option<(u8, u8)> {
 }
 
 /// The transpositions in `[-k, k]` that keep every note of `tokens` inside the roll (a window
-/// already beyond the roll allows only 0).
+/// already beyond the roll allows only 0; a drum roll does not transpose: always (0, 0)).
 pub fn allowed_shifts(tokens: &[u16], spec: &RollSpec, k: u8) -> (i32, i32) {
+    if spec.kind == DataKind::Drums {
+        return (0, 0);
+    }
     let k = k as i32;
     match pitch_span(tokens) {
         None => (-k, k),
@@ -66,9 +95,14 @@ pub fn allowed_shifts(tokens: &[u16], spec: &RollSpec, k: u8) -> (i32, i32) {
     }
 }
 
-/// Render melody `tokens` transposed by `shift` semitones into `out` (`spec.len()` floats, all
-/// zero on entry). Steps beyond `spec.steps` are ignored; notes outside the pitch rows are dropped.
+/// Render `tokens` into `out` (`spec.len()` floats, all zero on entry): a melody transposed by
+/// `shift` semitones, or drums (`shift` ignored). Steps beyond `spec.steps` are ignored; notes
+/// outside the pitch rows are dropped.
 pub fn render(tokens: &[u16], spec: &RollSpec, shift: i32, out: &mut [f32]) {
+    if spec.kind == DataKind::Drums {
+        render_drums(tokens, spec.steps, out);
+        return;
+    }
     let (p, t) = (spec.pitches(), spec.steps);
     let mut sounding: Option<usize> = None;
     for (step, &tok) in tokens.iter().take(t).enumerate() {
@@ -88,7 +122,19 @@ pub fn render(tokens: &[u16], spec: &RollSpec, shift: i32, out: &mut [f32]) {
     }
 }
 
-/// One window's roll as a flat `[C, P, T]` vector (melody = the window's first track).
+/// Drum `tokens` (512-way) → `out[class · steps + step]` = 1 where bit `class` of the step's token
+/// is set (`out` holds 9 · `steps` floats, zero on entry). Bits above the 9 classes are ignored.
+pub fn render_drums(tokens: &[u16], steps: usize, out: &mut [f32]) {
+    for (step, &tok) in tokens.iter().take(steps).enumerate() {
+        for class in 0..DRUM_CLASSES {
+            if tok & (1 << class) != 0 {
+                out[class * steps + step] = 1.0;
+            }
+        }
+    }
+}
+
+/// One window's roll as a flat `[C, P, T]` vector (melody or drums = the window's first track).
 pub fn roll(window: &Window, spec: &RollSpec, shift: i32) -> Vec<f32> {
     let mut out = vec![0.0; spec.len()];
     if let Some(t) = window.tracks.first() {
@@ -130,6 +176,7 @@ mod tests {
 
     fn spec(onset: bool) -> RollSpec {
         RollSpec {
+            kind: DataKind::Melody,
             pitch_min: 21,
             pitch_max: 108,
             steps: 8,
@@ -187,6 +234,36 @@ mod tests {
         )
         .iter()
         .all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn drum_roll_from_tokens() {
+        use crate::music::drums::DRUM_TOKENS;
+        let s = RollSpec::drums(4);
+        assert_eq!((s.channels(), s.pitches(), s.len()), (1, 9, 36));
+        // kick + closed hi-hat, nothing, snare, every class at once.
+        let toks = vec![0b1 | 0b100, 0, 0b10, (DRUM_TOKENS - 1) as u16];
+        let w = Window {
+            tracks: vec![toks.clone()],
+        };
+        let r = roll(&w, &s, 3); // a shift means nothing to drums
+        let row = |c: usize| r[c * 4..(c + 1) * 4].to_vec();
+        assert_eq!(row(0), vec![1., 0., 0., 1.]); // kick
+        assert_eq!(row(1), vec![0., 0., 1., 1.]); // snare
+        assert_eq!(row(2), vec![1., 0., 0., 1.]); // closed hi-hat
+        for c in 3..9 {
+            assert_eq!(row(c), vec![0., 0., 0., 1.], "class {c}");
+        }
+        assert_eq!(r.iter().sum::<f32>(), 3.0 + 9.0);
+        // The roll is the tokens' bits: they come back from it.
+        for (step, &tok) in toks.iter().enumerate() {
+            let back: u16 = (0..9).map(|c| (r[c * 4 + step] as u16) << c).sum();
+            assert_eq!(back, tok);
+        }
+        assert_eq!(allowed_shifts(&toks, &s, 5), (0, 0));
+        let t =
+            batch_tensor::<burn::backend::NdArray<f32>>(&[&w, &w], &[], &s, &Default::default());
+        assert_eq!(t.dims(), [2, 1, 9, 4]);
     }
 
     #[test]

@@ -1,17 +1,18 @@
 //! A trained classifier on disk (`model.mpk` + `config.json` with the labels) and prediction:
-//! per-window genre probabilities and a whole-file distribution (softmax of the mean
-//! log-probability over the file's windows).
+//! per-window genre (or drum style) probabilities and a whole-file distribution (softmax of the
+//! mean log-probability over the file's windows). The windows are melodies or drums, as the
+//! config's `kind` says ([`GenreClassifier::kind`]).
 
 use super::config::ClassifierConfig;
+use super::data::converter_for;
 use super::eval::{aggregate, argmax, log_probs};
 use super::model::ClassifierNet;
 use super::pianoroll::RollSpec;
-use crate::data::converter::{extract, ConverterConfig, Window, WindowOrigin};
+use crate::data::converter::{extract, DataKind, Window, WindowOrigin};
 use crate::error::{Error, Result};
 use crate::io_util::write_atomic;
 use crate::model::record_check;
 use crate::model::store::recorder;
-use crate::music::melody::MELODY_CLASSES;
 use crate::music::note_sequence::NoteSequence;
 use crate::music::read_midi_file;
 use burn::module::Module;
@@ -125,6 +126,10 @@ impl<B: Backend> GenreClassifier<B> {
     pub fn label_index(&self, name: &str) -> Option<usize> {
         self.config.labels.iter().position(|l| l == name)
     }
+    /// The windows it reads: melody or drums.
+    pub fn kind(&self) -> DataKind {
+        self.config.kind
+    }
     /// Steps a window must have (16 per bar).
     pub fn window_steps(&self) -> usize {
         self.config.steps()
@@ -132,11 +137,14 @@ impl<B: Backend> GenreClassifier<B> {
 
     fn check(&self, windows: &[Window]) -> Result<()> {
         let steps = self.window_steps();
+        let kind = self.kind().name();
+        // One track of melody tokens (90) or drum tokens (512).
+        let depth = self.kind().track_depths().first().copied().unwrap_or(0);
         for (i, w) in windows.iter().enumerate() {
             let t = w
                 .tracks
                 .first()
-                .ok_or_else(|| Error::Invalid(format!("window {i} has no melody track")))?;
+                .ok_or_else(|| Error::Invalid(format!("window {i} has no {kind} track")))?;
             if t.len() != steps {
                 return Err(Error::Invalid(format!(
                     "window {i} has {} steps; this classifier reads {}-bar windows ({steps} steps)",
@@ -144,23 +152,25 @@ impl<B: Backend> GenreClassifier<B> {
                     self.config.bars
                 )));
             }
-            if let Some(&bad) = t.iter().find(|&&x| x as usize >= MELODY_CLASSES) {
+            if let Some(&bad) = t.iter().find(|&&x| x as usize >= depth) {
                 return Err(Error::Invalid(format!(
-                    "window {i} holds token {bad}, not a melody token (0..{MELODY_CLASSES})"
+                    "window {i} holds token {bad}, not a {kind} token (0..{depth})"
                 )));
             }
         }
         Ok(())
     }
 
-    /// Natural-log probabilities `[windows][labels]` of melody windows (track 0 is read).
+    /// Natural-log probabilities `[windows][labels]` of melody or drum windows, as
+    /// [`kind`](Self::kind) says (track 0 is read).
     pub fn log_probs_windows(&self, windows: &[Window]) -> Result<Vec<Vec<f32>>> {
         self.check(windows)?;
         let refs: Vec<&Window> = windows.iter().collect();
         Ok(log_probs(&self.net, &self.spec, &refs, &self.device))
     }
 
-    /// Genre probabilities `[windows][labels]` of melody windows of exactly `window_steps()` steps.
+    /// Genre probabilities `[windows][labels]` of windows of the classifier's kind, exactly
+    /// `window_steps()` steps long.
     pub fn predict_windows(&self, windows: &[Window]) -> Result<Vec<Vec<f32>>> {
         Ok(self
             .log_probs_windows(windows)?
@@ -169,13 +179,13 @@ impl<B: Backend> GenreClassifier<B> {
             .collect())
     }
 
-    /// Every melody window of a note sequence (deduplicated, as training saw them) and the
-    /// whole-sequence distribution. No usable window → an error that says why.
+    /// Every window of the classifier's kind in a note sequence (deduplicated, as training saw
+    /// them) and the whole-sequence distribution. No usable window → an error that says why.
     pub fn predict_sequence(&self, seq: &NoteSequence) -> Result<FilePrediction> {
-        let ex = extract(seq, &ConverterConfig::melody(self.config.bars, None));
+        let ex = extract(seq, &converter_for(&self.config));
         if ex.windows.is_empty() {
             return Err(Error::Invalid(ex.why_none.unwrap_or_else(|| {
-                format!("no {}-bar melody window", self.config.bars)
+                format!("no {}-bar {} window", self.config.bars, self.kind().name())
             })));
         }
         let lp = self.log_probs_windows(&ex.windows)?;
@@ -202,5 +212,75 @@ impl<B: Backend> GenreClassifier<B> {
         let seq = read_midi_file(path)?;
         self.predict_sequence(&seq)
             .map_err(|e| Error::bad_input(path, e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classifier::config::{Arch, Reduction};
+    use burn::backend::NdArray;
+
+    type B = NdArray<f32>;
+
+    fn tiny(cfg: ClassifierConfig) -> GenreClassifier<B> {
+        let dev = Default::default();
+        let mut cfg = cfg;
+        cfg.width = 0.35;
+        cfg.labels = vec!["funk".into(), "rock".into(), "jazz".into()];
+        let net = ClassifierNet::<B>::new(&cfg, 3, &dev);
+        GenreClassifier::from_parts(net, cfg, &dev)
+    }
+
+    #[test]
+    fn drum_windows_in_melody_windows_out() {
+        let clf = tiny(ClassifierConfig::new_drums(
+            Arch::MobileNetV3Small,
+            Reduction::Strided,
+            2,
+        ));
+        assert_eq!(clf.kind(), DataKind::Drums);
+        // Drum tokens up to 511 are fine; a melody classifier refuses them.
+        let w = Window {
+            tracks: vec![(0..32).map(|i| (i * 37 % 512) as u16).collect()],
+        };
+        let p = clf.predict_windows(&[w.clone(), w.clone()]).unwrap();
+        assert_eq!(p.len(), 2);
+        assert!((p[0].iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        let bad = Window {
+            tracks: vec![vec![512; 32]],
+        };
+        let e = clf.predict_windows(&[bad]).unwrap_err().to_string();
+        assert!(e.contains("not a drums token (0..512)"), "{e}");
+        let mel = tiny(ClassifierConfig::new(
+            Arch::MobileNetV3Small,
+            Reduction::Strided,
+            2,
+        ));
+        let e = mel.predict_windows(&[w]).unwrap_err().to_string();
+        assert!(e.contains("not a melody token (0..90)"), "{e}");
+    }
+
+    #[test]
+    fn a_drum_file_is_classified_by_its_drum_windows() {
+        let clf = tiny(ClassifierConfig::new_drums(
+            Arch::ResNet,
+            Reduction::Factorized,
+            2,
+        ));
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let f = root.join("midi_data_drums/funk/drummer7_session2_72_funk_100_beat_4-4.mid");
+        let p = clf.predict_file(&f).unwrap();
+        assert!(!p.windows.is_empty());
+        assert_eq!(p.labels.len(), 3);
+        assert!((p.file.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        // A melody has no drums: the reason, not a panic.
+        let tune = Window {
+            tracks: vec![(0..32).map(|i| if i % 4 == 0 { 60 } else { 0 }).collect()],
+        };
+        let seq = crate::data::converter::window_to_sequence(DataKind::Melody, &tune, 120.0);
+        assert!(!seq.notes.is_empty() && seq.notes.iter().all(|n| !n.is_drum));
+        let e = clf.predict_sequence(&seq).unwrap_err().to_string();
+        assert!(e.contains("drum"), "{e}");
     }
 }

@@ -2,13 +2,13 @@
 //! the identity, or a 1×1 projection (stride s) + BN when the stride or the width changes.
 //! ResNet-18 layout (2 blocks in each of 4 stages, widths 64/128/256/512 × width multiplier,
 //! doubling as the resolution halves). The ImageNet stem (7×7 stride 2 + max-pool) is replaced by a
-//! 3×3 stride-2 conv for piano rolls, and time strides follow [`plan_stride`] as in MobileNetV3.
+//! 3×3 stride-2 conv for piano rolls, and strides follow [`plan_stride_min`] as in MobileNetV3.
 //!
 //! With `factorized`, the projection shortcut of a downsampling block is an ENAS factorized
 //! reduction instead of the strided 1×1 conv (which reads only one pixel in four).
 
 use super::activation::Act;
-use super::conv_bn::{out_size, plan_stride, BnSettings, ConvBnAct};
+use super::conv_bn::{out_size, plan_stride_min, BnSettings, ConvBnAct};
 use super::factorized_reduction::FactorizedReduction;
 use super::width::make_divisible;
 use burn::module::{Initializer, Module};
@@ -88,6 +88,8 @@ pub struct ResNetConfig {
     pub num_classes: usize,
     pub input: [usize; 2],
     pub min_time: usize,
+    /// Row floor of the strides (1 for melodies; see `plan_stride_min`).
+    pub min_rows: usize,
     pub factorized: bool,
     pub dropout: f64,
     pub bn: BnSettings,
@@ -107,7 +109,7 @@ impl<B: Backend> ResNet<B> {
             .iter()
             .map(|&w| make_divisible(w as f64 * cfg.width, 8))
             .collect();
-        let stem_stride = plan_stride(2, cfg.input, cfg.min_time);
+        let stem_stride = plan_stride_min(2, cfg.input, [cfg.min_rows, cfg.min_time]);
         let mut size = [
             out_size(cfg.input[0], stem_stride[0]),
             out_size(cfg.input[1], stem_stride[1]),
@@ -127,7 +129,7 @@ impl<B: Backend> ResNet<B> {
         for (stage, (&w, &n)) in widths.iter().zip(BLOCKS.iter()).enumerate() {
             for i in 0..n {
                 let paper_stride = if stage > 0 && i == 0 { 2 } else { 1 };
-                let stride = plan_stride(paper_stride, size, cfg.min_time);
+                let stride = plan_stride_min(paper_stride, size, [cfg.min_rows, cfg.min_time]);
                 blocks.push(BasicBlock::new(
                     c_in,
                     w,
@@ -202,6 +204,7 @@ mod tests {
                 num_classes: 5,
                 input: [88, 64],
                 min_time: 4,
+                min_rows: 1,
                 factorized: fr,
                 dropout: 0.0,
                 bn: BN,

@@ -13,7 +13,7 @@ use musicvae::classifier::GenreClassifier;
 use musicvae::data::converter::Window;
 use musicvae::generate::attributes::{attribute_vectors, Attributes, FORMAT};
 use musicvae::generate::Vae;
-use musicvae::model_dir::resolve_classifier;
+use musicvae::model_dir::resolve_classifier_for;
 use musicvae::rng::Rng;
 use std::path::{Path, PathBuf};
 
@@ -45,7 +45,8 @@ pub struct AttributesArgs {
     #[arg(long, value_enum, default_value_t = LabelSource::Auto)]
     pub labels: LabelSource,
     /// The genre classifier for `--labels classifier|auto` (default: genre-classifier beside the
-    /// model folder, or models/genre-classifier).
+    /// model folder, or models/genre-classifier; drum-style-classifier for a drum model). Its kind
+    /// (melody or drums) must be the model's.
     #[arg(long, value_name = "DIR")]
     pub classifier: Option<PathBuf>,
     /// Where to write the vectors (default: attributes.json in the model folder).
@@ -188,7 +189,7 @@ fn auto_classifier<B: Backend>(
     let (cdir, clf) = match given {
         Some(_) => load_classifier_for(given, dir, vae, device)?,
         None => {
-            let Ok(found) = resolve_classifier(None, dir) else {
+            let Ok(found) = resolve_classifier_for(None, dir, vae.kind()) else {
                 println!("labels: the folders (no genre classifier found)");
                 return Ok(None);
             };

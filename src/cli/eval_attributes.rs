@@ -28,7 +28,8 @@ pub struct EvalAttributesArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// The genre classifier that judges (default: models/genre-classifier, or genre-classifier
-    /// beside the model folder).
+    /// beside the model folder; drum-style-classifier for a drum model). Its kind (melody or
+    /// drums) must be the model's.
     #[arg(long, value_name = "DIR")]
     pub classifier: Option<PathBuf>,
     /// Attribute vectors (default: attributes.json in the model folder).

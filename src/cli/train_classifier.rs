@@ -1,4 +1,6 @@
-//! `musicvae train-classifier --data DIR --arch mobilenetv3-small --out DIR [--bars 2] …`.
+//! `musicvae train-classifier --data DIR --arch mobilenetv3-small --out DIR [--bars 2] …`: a genre
+//! classifier on melody windows, or a drum-style classifier on drum windows (`--kind`, detected
+//! from the data when not given).
 
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
@@ -7,12 +9,32 @@ use clap::error::ErrorKind;
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 use musicvae::classifier::config::ARCH_NAMES;
+use musicvae::classifier::data::detect_kind;
 use musicvae::classifier::eval::confusion_table;
 use musicvae::classifier::train::{EpochReport, StepInfo};
 use musicvae::classifier::{
     train_classifier, Arch, ClassifierConfig, ClassifierData, ClassifierObserver, Reduction,
 };
+use musicvae::data::converter::DataKind;
 use std::path::PathBuf;
+
+/// What the classifier reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// Melody windows (90-class tokens) as an 88-pitch piano roll: a genre classifier.
+    Melody,
+    /// Drum windows (512-way tokens) as a 9-drum-class roll: a drum-style classifier.
+    Drums,
+}
+
+impl From<KindArg> for DataKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Melody => DataKind::Melody,
+            KindArg::Drums => DataKind::Drums,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PitchRange {
@@ -98,10 +120,16 @@ impl TypedValueParser for ArchParser {
 
 #[derive(Args, Debug)]
 pub struct TrainClassifierArgs {
-    /// A folder of MIDI files with one sub-folder per genre (the labels), or a cache written by
-    /// `musicvae prepare DIR --config mel_<bars>bar --out CACHE` (faster for repeated runs).
+    /// A folder of MIDI files with one sub-folder per genre or drum style (the labels), or a
+    /// cache written by `musicvae prepare DIR --config mel_<bars>bar|drums_<bars>bar --out CACHE`
+    /// (faster for repeated runs). A `split.tsv` in the folder (as in midi_data_drums/) decides
+    /// the split of the files it names: validation and test files are held out.
     #[arg(long)]
     pub data: PathBuf,
+    /// Melody (genre) or drums (drum style). Default: drums when the MIDI files hold only drum
+    /// notes (channel 10), or the kind of a prepared cache; melody otherwise.
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
     /// Network; a `-fr` name uses the ENAS factorized reduction in place of strided downsampling.
     #[arg(long, default_value = "mobilenetv3-small", value_parser = ArchParser)]
     pub arch: ArchArg,
@@ -139,24 +167,27 @@ pub struct TrainClassifierArgs {
     #[arg(long)]
     pub label_smoothing: Option<f64>,
     /// Random transposition of training windows by up to ±K semitones (0 = off; default 5).
+    /// Melodies only.
     #[arg(long, value_name = "K")]
     pub transpose: Option<u8>,
     /// Seed of initialisation, sampling and augmentation (default 7).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Seed of the stratified file-level split (default 42).
+    /// Seed of the stratified file-level split (default 42) of the files a split.tsv does not name.
     #[arg(long)]
     pub split_seed: Option<u64>,
-    /// Fraction of each label's files held out (default 0.1).
+    /// Fraction of each label's files held out (default 0.1), among the files a split.tsv does
+    /// not name.
     #[arg(long)]
     pub held_out: Option<f64>,
     /// Held-out windows per file evaluated after each epoch (0 = all; the final evaluation uses all).
     #[arg(long)]
     pub eval_windows_per_file: Option<usize>,
-    /// Pitch rows of the roll.
-    #[arg(long, value_enum, default_value_t = PitchRange::Piano)]
-    pub pitch_range: PitchRange,
-    /// Leave out the onset channel (sounding notes only).
+    /// Pitch rows of the roll (melodies; default piano). A drum roll's rows are the 9 drum
+    /// classes.
+    #[arg(long, value_enum)]
+    pub pitch_range: Option<PitchRange>,
+    /// Leave out the onset channel (sounding notes only). Melodies; a drum roll has one channel.
     #[arg(long)]
     pub no_onset: bool,
     /// Train into --out even though it already holds a model (it is replaced). Without it such a
@@ -166,7 +197,7 @@ pub struct TrainClassifierArgs {
 }
 
 impl TrainClassifierArgs {
-    fn config(&self) -> Result<ClassifierConfig> {
+    fn config(&self, kind: DataKind) -> Result<ClassifierConfig> {
         let ArchArg {
             arch,
             reduction: mut red,
@@ -177,7 +208,19 @@ impl TrainClassifierArgs {
                 ReductionArg::Factorized => Reduction::Factorized,
             };
         }
-        let mut c = ClassifierConfig::new(arch, red, self.bars);
+        if kind == DataKind::Drums {
+            let melody_only = [
+                ("--transpose", self.transpose.is_some_and(|k| k > 0)),
+                ("--pitch-range", self.pitch_range.is_some()),
+                ("--no-onset", self.no_onset),
+            ];
+            if let Some((flag, _)) = melody_only.iter().find(|(_, given)| *given) {
+                bail!(
+                    "{flag} is a melody setting; a drum roll has the 9 drum classes as rows, one channel (hits) and no transposition"
+                );
+            }
+        }
+        let mut c = ClassifierConfig::new_for(kind, arch, red, self.bars);
         macro_rules! set {
             ($($f:ident => $g:ident),*) => { $( if let Some(v) = self.$f { c.$g = v; } )* };
         }
@@ -187,11 +230,13 @@ impl TrainClassifierArgs {
              label_smoothing => label_smoothing, transpose => transpose, seed => seed,
              split_seed => split_seed, held_out => held_out_fraction,
              eval_windows_per_file => eval_windows_per_file);
-        if self.pitch_range == PitchRange::Midi {
+        if self.pitch_range == Some(PitchRange::Midi) {
             c.pitch_min = 0;
             c.pitch_max = 127;
         }
-        c.onset_channel = !self.no_onset;
+        if kind == DataKind::Melody {
+            c.onset_channel = !self.no_onset;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -245,7 +290,14 @@ impl ClassifierObserver for Progress {
 
 pub fn run(a: TrainClassifierArgs) -> Result<()> {
     super::guard::refuse_model_folder(&a.out, "--out", a.force, "replace it with --force")?;
-    let cfg = a.config().with_context(|| {
+    let (kind, how) = match a.kind {
+        Some(k) => (DataKind::from(k), "--kind"),
+        None => (
+            detect_kind(&a.data)?,
+            "detected from the data; --kind overrides",
+        ),
+    };
+    let cfg = a.config(kind).with_context(|| {
         format!(
             "bad settings (valid --arch values: {})",
             ARCH_NAMES.join(", ")
@@ -256,20 +308,51 @@ pub fn run(a: TrainClassifierArgs) -> Result<()> {
         pb.set_length(t as u64);
         pb.set_position(d as u64);
     })
-    .with_context(|| format!("loading labelled {}-bar melody windows", cfg.bars))?;
+    .with_context(|| {
+        format!(
+            "loading labelled {}-bar {} windows",
+            cfg.bars,
+            cfg.kind.name()
+        )
+    })?;
     pb.finish_and_clear();
 
+    let stratified = format!(
+        "stratified split seed {}, {:.0}% of each label held out",
+        cfg.split_seed,
+        100.0 * cfg.held_out_fraction
+    );
+    let split = match &data.split_file {
+        Some(f) if data.split_file_files == data.files.len() => {
+            format!("split by the corpus's {f} (validation + test held out)")
+        }
+        Some(f) => format!(
+            "split by the corpus's {f} for the {} files it names (validation + test held out), the other {}: {stratified}",
+            data.split_file_files,
+            data.files.len() - data.split_file_files
+        ),
+        None => stratified,
+    };
     println!(
-        "{}: {} labels, {} files, {} windows of {} bars ({} steps); stratified split seed {}, {:.0}% of each label held out",
+        "{}: {} windows ({how}); {} labels, {} files, {} windows of {} bars ({} steps); {split}",
         a.data.display(),
+        cfg.kind.name(),
         data.labels.len(),
         data.files.len(),
         data.windows.len(),
         cfg.bars,
         cfg.steps(),
-        cfg.split_seed,
-        100.0 * cfg.held_out_fraction
     );
+    if !data.dropped_labels.is_empty() {
+        println!(
+            "  left out: {} (the split file holds out every usable file of these labels, so there is nothing to train them on)",
+            data.dropped_labels
+                .iter()
+                .map(|(l, n)| format!("{l} ({n} file{})", if *n == 1 { "" } else { "s" }))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if data.unlabelled_files > 0 {
         println!(
             "  ({} files directly in the folder have no label folder and are left out)",
@@ -293,10 +376,15 @@ pub fn run(a: TrainClassifierArgs) -> Result<()> {
         );
     }
     println!(
-        "{} (width {}, input {:?}), {} epochs × {} balanced batches of {}, AdamW lr {} wd {}, transpose ±{}, seed {}",
+        "{} (width {}, input {:?} = [channels, {}, steps]), {} epochs × {} balanced batches of {}, AdamW lr {} wd {}, transpose ±{}, seed {}",
         cfg.arch_name(),
         cfg.width,
         cfg.input_shape(),
+        if cfg.kind == DataKind::Drums {
+            "drum classes"
+        } else {
+            "pitches"
+        },
         cfg.epochs,
         cfg.steps_per_epoch,
         cfg.batch_size,

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub enum Reader {
     /// A MusicVAE, by the name of its model config.
     Model(String),
-    /// The genre classifier (melody windows).
+    /// The genre classifier (melody or drum windows).
     Classifier,
 }
 
@@ -58,8 +58,14 @@ fn wrong_windows(found: (usize, DataKind), wanted: (usize, DataKind), reader: &R
             kind.name(),
         ),
         Reader::Classifier => format!(
-            "this cache holds {found_bars}-bar {} windows; the classifier needs {bars}-bar melody windows (prepare one with `musicvae prepare DIR --config mel_{bars}bar --out CACHE`, or pass the MIDI folder)",
+            "this cache holds {found_bars}-bar {} windows; the classifier needs {bars}-bar {} windows (prepare one with `musicvae prepare DIR --config {}_{bars}bar --out CACHE`, or pass the MIDI folder)",
             found_kind.name(),
+            kind.name(),
+            match kind {
+                DataKind::Drums => "drums",
+                DataKind::Trio => "trio",
+                DataKind::Melody => "mel",
+            },
         ),
     }
 }
