@@ -422,7 +422,11 @@ mod tests {
         let oy = l.top + 14;
         for (step, row) in [(0i64, 0i64), (4, 2)] {
             let (x, y) = (l.left + step * l.sx + 1, oy + row * 14 + 7);
-            assert_eq!(c.pixel(x as u32, y as u32), Some(col), "step {step} row {row}");
+            assert_eq!(
+                c.pixel(x as u32, y as u32),
+                Some(col),
+                "step {step} row {row}"
+            );
         }
     }
 }
