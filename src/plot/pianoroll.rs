@@ -265,8 +265,7 @@ fn draw_panel(c: &mut Canvas, l: &Layout, colours: &Colours, pi: usize, p: &Roll
     let py = oy + 14;
     let w = p.steps as i64 * sx;
     // Background: black-key rows shaded; C rows labelled in the first column of each row.
-    let pitch_rows = if l.has_pitched { lo..=hi } else { 1..=0 };
-    for pitch in pitch_rows {
+    for pitch in (lo..=hi).filter(|_| l.has_pitched) {
         let y = py + (hi - pitch) as i64 * ry;
         let bg = if is_black_key(pitch) {
             [243, 243, 243]
