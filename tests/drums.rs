@@ -209,45 +209,28 @@ fn drum_corpus_split_training_eval_and_drum_inputs() {
     assert!(std::fs::metadata(&out_png).expect("png").len() > 1000);
 
     // Files that give no 2-bar drum window: one line naming the file and the reason.
+    let reconstruct = |file: &Path, out: &str| {
+        run(
+            &[
+                "reconstruct",
+                s(file),
+                "--model",
+                s(&model),
+                "--out",
+                s(&d.path().join(out)),
+            ],
+            None,
+        )
+    };
     let melody = root().join("midi_data/irish/oneills_0000.mid");
-    let o = run(
-        &[
-            "reconstruct",
-            s(&melody),
-            "--model",
-            s(&model),
-            "--out",
-            s(&d.path().join("x.mid")),
-        ],
-        None,
-    );
+    let o = reconstruct(&melody, "x.mid");
     assert_one_line_error(&o, "oneills_0000.mid", "no drums (channel 10)");
     let odd = d.path().join("odd_pitches.mid");
     drum_file(&odd, 20, 4);
-    let o = run(
-        &[
-            "reconstruct",
-            s(&odd),
-            "--model",
-            s(&model),
-            "--out",
-            s(&d.path().join("y.mid")),
-        ],
-        None,
-    );
+    let o = reconstruct(&odd, "y.mid");
     assert_one_line_error(&o, "odd_pitches.mid", "pitches 20");
     let waltz = d.path().join("waltz.mid");
     drum_file(&waltz, 36, 3);
-    let o = run(
-        &[
-            "reconstruct",
-            s(&waltz),
-            "--model",
-            s(&model),
-            "--out",
-            s(&d.path().join("z.mid")),
-        ],
-        None,
-    );
+    let o = reconstruct(&waltz, "z.mid");
     assert_one_line_error(&o, "waltz.mid", "3/4");
 }

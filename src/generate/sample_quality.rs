@@ -159,14 +159,19 @@ pub fn segment_features(windows: &[&[u16]]) -> Vec<PhraseFeatures> {
 }
 
 /// Fraction of bars (from the second on) that repeat an earlier bar of the same window exactly,
-/// over bars that hold at least one onset.
+/// over bars that hold at least one onset (melody tokens).
 pub fn bar_repetition(windows: &[&[u16]]) -> f64 {
+    repetition_of_bars(windows, |t| token_pitch(t).is_some())
+}
+
+/// [`bar_repetition`] over bars holding a token that `is_onset` accepts.
+fn repetition_of_bars(windows: &[&[u16]], is_onset: impl Fn(u16) -> bool) -> f64 {
     let bar = STEPS_PER_BAR as usize;
     let (mut repeats, mut bars) = (0usize, 0usize);
     for w in windows {
         let all: Vec<&[u16]> = w.chunks_exact(bar).collect();
         for (i, b) in all.iter().enumerate().skip(1) {
-            if !b.iter().any(|&t| token_pitch(t).is_some()) {
+            if !b.iter().any(|&t| is_onset(t)) {
                 continue;
             }
             bars += 1;
@@ -396,25 +401,7 @@ pub fn drum_features(tokens: &[u16]) -> [f64; 9] {
 /// Fraction of bars (from the second on) with a hit that repeat an earlier bar of the same window
 /// exactly (drum tokens).
 pub fn drum_bar_repetition(windows: &[&[u16]]) -> f64 {
-    let bar = STEPS_PER_BAR as usize;
-    let (mut repeats, mut bars) = (0usize, 0usize);
-    for w in windows {
-        let all: Vec<&[u16]> = w.chunks_exact(bar).collect();
-        for (i, b) in all.iter().enumerate().skip(1) {
-            if b.iter().all(|&t| t == 0) {
-                continue;
-            }
-            bars += 1;
-            if all[..i].contains(b) {
-                repeats += 1;
-            }
-        }
-    }
-    if bars == 0 {
-        0.0
-    } else {
-        repeats as f64 / bars as f64
-    }
+    repetition_of_bars(windows, |t| t != 0)
 }
 
 #[cfg(test)]

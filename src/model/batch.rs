@@ -208,15 +208,16 @@ mod tests {
         let w = Window {
             tracks: vec![tokens.clone()],
         };
+        let specs = |kind: DataKind| -> Vec<TrackSpec> {
+            kind.representation()
+                .tracks
+                .iter()
+                .map(TrackSpec::of)
+                .collect()
+        };
         let batch = make_batch::<B>(DataKind::Drums, &[&w], &dev);
         assert_eq!(batch.inputs.dims(), [1, 8, 10]);
-        let specs: Vec<TrackSpec> = DataKind::Drums
-            .representation()
-            .tracks
-            .iter()
-            .map(TrackSpec::of)
-            .collect();
-        let dec = decoder_inputs(&specs, batch.inputs.clone());
+        let dec = decoder_inputs(&specs(DataKind::Drums), batch.inputs.clone());
         assert_eq!(dec.dims(), [1, 8, 512]);
         let got: Vec<i64> = dec
             .argmax(2)
