@@ -277,6 +277,17 @@ pub const PRESETS: &[Preset] = &[
     },
     HIERDEC_MEL_16BAR,
     Preset {
+        name: "flat-mel_16bar",
+        about: "16-bar melody, flat decoder (256 steps), z 512, 3 × 2048-unit decoder layers (Magenta's; the baseline the hierarchy is measured against)",
+        // dec_rnn_size
+        dec_rnn_size: &[2048, 2048, 2048],
+        // CategoricalLstmDecoder
+        hierarchical: None,
+        // everything else (mel_16bar_converter, z 512, enc [2048, 2048], free_bits 256,
+        // max_beta 0.2, constant β and no scheduled sampling, batch 512) as hierdec-mel_16bar
+        ..HIERDEC_MEL_16BAR
+    },
+    Preset {
         name: "cat-drums_2bar_small",
         about: "2-bar drums (9 classes, drum-roll input), flat decoder, z 256 (Magenta's)",
         // DrumsConverter(max_bars=100, slice_bars=2, roll_input=True)

@@ -28,6 +28,9 @@ pub struct RollPanel {
     pub steps: usize,
     /// Drawn with a heavy frame (e.g. the corners of a latent grid).
     pub highlight: bool,
+    /// Number of the panel's first bar, from 0 (bar labels read `first_bar + 1`, …): not 0 for
+    /// the later lines of a long phrase drawn over several lines.
+    pub first_bar: usize,
 }
 
 impl RollPanel {
@@ -62,6 +65,7 @@ impl RollPanel {
             notes,
             steps: steps.unwrap_or_else(|| len.div_ceil(bar).max(1) * bar),
             highlight: false,
+            first_bar: 0,
         }
     }
 }
@@ -87,16 +91,71 @@ pub fn draw_piano_roll(panels: &[RollPanel], title: &str, names: &InstrumentName
     draw_piano_roll_columns(panels, title, names, None)
 }
 
+/// Bars per line of a long phrase: a 16-bar phrase is drawn as two lines of 8 bars, the second
+/// under the first, so that a bar stays 80 pixels wide.
+pub const BARS_PER_LINE: usize = 8;
+
+/// Phrases longer than [`BARS_PER_LINE`] bars cut into lines of that many bars (each line a panel
+/// of its own, captioned with its bars, numbered on from the line before); `None` when every
+/// phrase fits on one line. A note held across a line break is drawn on both lines.
+fn wrap_long_panels(panels: &[RollPanel]) -> Option<Vec<RollPanel>> {
+    let bar = STEPS_PER_BAR as usize;
+    let line = BARS_PER_LINE * bar;
+    if panels.iter().all(|p| p.steps <= line) {
+        return None;
+    }
+    let mut out = Vec::new();
+    for p in panels {
+        let lines = p.steps.div_ceil(line).max(1);
+        for k in 0..lines {
+            let (s0, s1) = (k * line, ((k + 1) * line).min(p.steps));
+            let (f0, f1) = (s0 as f64, s1 as f64);
+            let notes = p
+                .notes
+                .iter()
+                .filter(|n| n.end > f0 && n.start < f1)
+                .map(|n| RollNote {
+                    start: (n.start - f0).max(0.0),
+                    end: (n.end - f0).min(f1 - f0),
+                    ..n.clone()
+                })
+                .collect();
+            let (b0, b1) = (p.first_bar + s0 / bar + 1, p.first_bar + s1.div_ceil(bar));
+            let bars = format!("bars {b0}-{b1}");
+            out.push(RollPanel {
+                caption: if k == 0 {
+                    format!("{} ({bars})", p.caption)
+                } else {
+                    bars
+                },
+                notes,
+                steps: s1 - s0,
+                highlight: p.highlight,
+                first_bar: p.first_bar + s0 / bar,
+            });
+        }
+    }
+    Some(out)
+}
+
 /// [`draw_piano_roll`] with a fixed number of panels per row (a grid), or as many as fit in
-/// 2400 pixels (`None`).
+/// 2400 pixels (`None`). Phrases longer than [`BARS_PER_LINE`] bars are drawn one under another,
+/// each over several lines of [`BARS_PER_LINE`] bars (the column count is then 1).
 pub fn draw_piano_roll_columns(
     panels: &[RollPanel],
     title: &str,
     names: &InstrumentNames,
     columns: Option<usize>,
 ) -> Canvas {
+    let wrapped = wrap_long_panels(panels);
+    let (panels, columns) = match &wrapped {
+        Some(lines) => (lines.as_slice(), Some(1)),
+        None => (panels, columns),
+    };
     let l = Layout::new(panels, columns);
-    let mut c = Canvas::new(l.width as u32, l.height as u32, WHITE);
+    // Wide enough for the title too (a long title is not cut at the right edge).
+    let width = l.width.max(Canvas::text_width(title, 2) + 16);
+    let mut c = Canvas::new(width as u32, l.height as u32, WHITE);
     c.text(8, 8, title, 2, BLACK);
     let colours = Colours::new(panels);
     for (pi, p) in panels.iter().enumerate() {
@@ -309,8 +368,8 @@ fn draw_panel(c: &mut Canvas, l: &Layout, colours: &Colours, pi: usize, p: &Roll
         let x = ox + s as i64 * sx;
         let bar = s % STEPS_PER_BAR as usize == 0;
         c.fill_rect(x, py, 1, total_h, if bar { GREY } else { LIGHT_GREY });
-        if bar && s < p.steps && (p.steps <= 64 || s % (4 * STEPS_PER_BAR as usize) == 0) {
-            let lab = (s / STEPS_PER_BAR as usize + 1).to_string();
+        if bar && s < p.steps && (p.steps <= 128 || s % (4 * STEPS_PER_BAR as usize) == 0) {
+            let lab = (p.first_bar + s / STEPS_PER_BAR as usize + 1).to_string();
             c.text(x + 2, py + total_h + 1, &lab, 1, GREY);
         }
     }
@@ -393,6 +452,60 @@ mod tests {
             .filter(|&(x, y)| c.pixel(x, y) == Some(col))
             .count();
         assert!(n > 100, "{n}");
+    }
+
+    /// A 16-bar phrase is drawn as two lines of 8 bars, one under the other: the note in bar 12
+    /// is on the second line at its offset in that line, a note held across the break is on
+    /// both, and the bar labels of the second line go on from 9.
+    #[test]
+    fn sixteen_bars_break_into_two_lines_of_eight() {
+        let note = |pitch: u8, start: f64, end: f64| RollNote {
+            pitch,
+            start,
+            end,
+            velocity: 80,
+            instrument: 0,
+            is_drum: false,
+        };
+        let p = RollPanel {
+            caption: "phrase".into(),
+            notes: vec![
+                note(60, 0.0, 4.0),
+                note(62, 120.0, 136.0),
+                note(64, 11.0 * 16.0, 11.0 * 16.0 + 4.0),
+            ],
+            steps: 256,
+            highlight: false,
+            first_bar: 0,
+        };
+        let two = [p.clone(), p];
+        let lines = wrap_long_panels(&two).expect("16 bars are wrapped");
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0].caption, "phrase (bars 1-8)");
+        assert_eq!(lines[1].caption, "bars 9-16");
+        assert_eq!((lines[0].steps, lines[1].steps), (128, 128));
+        assert_eq!((lines[0].first_bar, lines[1].first_bar), (0, 8));
+        let second: Vec<(u8, f64, f64)> = lines[1]
+            .notes
+            .iter()
+            .map(|n| (n.pitch, n.start, n.end))
+            .collect();
+        assert_eq!(second, vec![(62, 0.0, 8.0), (64, 48.0, 52.0)]);
+        assert_eq!(lines[0].notes.len(), 2, "the held note ends the first line");
+        assert!((lines[0].notes[1].end - 128.0).abs() < 1e-9);
+        // One column, one line per row: 4 rows; 8 bars at 5 pixels a step.
+        let l = Layout::new(&lines, Some(1));
+        assert_eq!((l.cols, l.sx, l.panel_w), (1, 5, 640));
+        let c = draw_piano_roll(&two, "a title longer than the two lines of bars are wide, which must not be cut at the right edge", &vec![]);
+        assert!(c.height() as i64 >= l.top + 4 * l.cell_h);
+        assert!(c.width() as i64 >= Canvas::text_width("a title longer than the two lines of bars are wide, which must not be cut at the right edge", 2));
+        // Phrases of 8 bars or fewer are left as they are.
+        let short = RollPanel::from_sequence(
+            &crate::music::melody::melody_to_sequence(&[41; 32], 120.0),
+            "s",
+            None,
+        );
+        assert!(wrap_long_panels(&[short]).is_none());
     }
 
     /// A drum-only picture is the drum grid alone: no pitch rows, taller drum rows, every class
