@@ -67,6 +67,25 @@ fn overfit_at(preset: &str, steps: u64, lr: Option<f64>) -> f64 {
     let refs: Vec<_> = data.windows.iter().collect();
     let again = evaluate(&model, &cfg2.model, &refs, 16, cfg2.train.split_seed, &dev);
     assert!((again.teacher_forced_accuracy - e.teacher_forced_accuracy).abs() < 1e-9);
+    // The "no event" share is the share of token-0 targets, and the accuracy splits into the
+    // no-event steps and the event steps: acc = share·acc_no_event + (1 − share)·acc_event.
+    let tokens: Vec<u16> = data
+        .windows
+        .iter()
+        .flat_map(|w| w.tracks.iter().flatten().copied())
+        .collect();
+    let share = tokens.iter().filter(|&&t| t == 0).count() as f64 / tokens.len() as f64;
+    assert!((again.no_event_baseline - share).abs() < 1e-9, "{share}");
+    for (acc, ev) in [
+        (again.teacher_forced_accuracy, again.tf_event_accuracy),
+        (again.sampled_accuracy, again.sampled_event_accuracy),
+    ] {
+        let events_right = (1.0 - share) * ev;
+        assert!(
+            acc + 1e-9 >= events_right && acc <= share + events_right + 1e-9,
+            "accuracy {acc}, event accuracy {ev}, no-event share {share}"
+        );
+    }
     e.teacher_forced_accuracy
 }
 

@@ -226,6 +226,22 @@ impl OnBackend for EvalArgs {
                 r.eval.r_loss
             );
         }
+        println!(
+            "\nagainst the always-\"no event\" baseline (held notes and rests are most steps): accuracy on the steps that hold an event (note-on, note-off, drum hit), z = μ"
+        );
+        println!(
+            "{:<44} {:>16} {:>10} {:>10}",
+            "model", "no-event share", "TF", "sampled"
+        );
+        for r in &reports {
+            println!(
+                "{:<44} {:>16} {:>10} {:>10}",
+                r.model,
+                pct(r.eval.no_event_baseline),
+                pct(r.eval.tf_event_accuracy),
+                pct(r.eval.sampled_event_accuracy)
+            );
+        }
         for r in &reports {
             println!(
                 "\n{}: accuracy per bar position (teacher-forced / sampled)",
