@@ -8,7 +8,9 @@
 use super::batch::{TrackInput, TrackSpec};
 use super::init::{Dense, InitRng};
 use super::lstm::{LstmState, StackedLstm};
+use super::lstm_op;
 use super::noise::StepNoise;
+use super::stepwise_kernel;
 use burn::module::Module;
 use burn::tensor::activation::tanh;
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
@@ -116,10 +118,25 @@ impl<B: Backend> CoreDecoder<B> {
         static SINGLE_PASS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         let single_pass =
             *SINGLE_PASS.get_or_init(|| std::env::var_os("MUSICVAE_STEPWISE").is_some());
+        let host = lstm_op::supported::<B>();
         if !B::ad_enabled(&cond.device()) || single_pass {
-            let (logits, tokens, _) =
-                self.stepwise_once(cond, first, truth, steps, tracks, noise, tables);
+            let (logits, tokens, _) = if host && !single_pass {
+                self.stepwise_host(cond, first, truth, steps, tracks, noise)
+            } else {
+                self.stepwise_once(cond, first, truth, steps, tracks, noise, tables)
+            };
             return (logits, tokens);
+        }
+        if host {
+            let (_, tokens, fed) = self.stepwise_host(
+                cond.clone().detach(),
+                first.detach(),
+                truth.map(|t| t.detach()),
+                steps,
+                tracks,
+                noise,
+            ); // fed: [N, T, in_width]
+            return (self.teacher_forced(fed, cond), tokens); // [N, T, out]
         }
         let frozen = self.clone().no_grad();
         let (_, tokens, fed) = frozen.stepwise_once(
@@ -132,6 +149,102 @@ impl<B: Backend> CoreDecoder<B> {
             tables,
         ); // fed: [N, T, in_width]
         (self.teacher_forced(fed, cond), tokens) // [N, T, out]
+    }
+
+    /// [`stepwise_once`](Self::stepwise_once) on host memory ([`stepwise_kernel`]): the CPU
+    /// backend's path, with no gradient (the first pass under autodiff, or inference).
+    fn stepwise_host(
+        &self,
+        cond: Tensor<B, 2>,
+        first: Tensor<B, 2>,
+        truth: Option<Tensor<B, 3>>,
+        steps: usize,
+        tracks: &[TrackSpec],
+        noise: &StepNoise<B>,
+    ) -> (Tensor<B, 3>, Vec<Tensor<B, 2, Int>>, Tensor<B, 3>) {
+        let device = cond.device();
+        let [n, in_width] = first.dims();
+        let init = host(tanh(self.init.forward2(cond.clone()))); // [N, Σ 2H]
+        let cond_proj = host(self.cond_projection(cond)); // [N, 4H0]
+        let token_w = host(self.token_weights()); // [in_width, 4H0]
+        let weights: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = self
+            .lstm
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let (w_ih, bias) = if i == 0 {
+                    (Vec::new(), Vec::new())
+                } else {
+                    (host(l.w_ih.val()), host(l.bias.val()))
+                };
+                (w_ih, bias, host(l.w_hh.val())) // [d_in, 4H], [4H], [H, 4H]
+            })
+            .collect();
+        let (out_w, out_b) = (host(self.out.weight.val()), host(self.out.bias.val()));
+        let first = host(first); // [N, in_width]
+        let truth = truth.map(host); // [N, T, in_width]
+        let mask = noise.feed_sample.clone().map(host); // [N, T]
+        let gumbel: Option<Vec<Vec<f32>>> = noise
+            .gumbel
+            .as_ref()
+            .map(|gs| gs.iter().map(|g| host(g.clone())).collect()); // per track [N, T, depth]
+        let tables: Vec<Option<Vec<f32>>> = tracks
+            .iter()
+            .map(|t| match t.input {
+                TrackInput::OneHot(_) => None,
+                TrackInput::DrumRoll => Some(t.input.table(t.depth)), // [depth, width]
+            })
+            .collect();
+        let job = stepwise_kernel::Decode {
+            n,
+            steps,
+            in_width,
+            cond_proj: &cond_proj,
+            token_w: &token_w,
+            layers: self
+                .lstm
+                .layers
+                .iter()
+                .zip(&weights)
+                .map(|(l, (w_ih, bias, w_hh))| stepwise_kernel::Layer {
+                    w_ih,
+                    bias,
+                    w_hh,
+                    hidden: l.hidden,
+                })
+                .collect(),
+            init: &init,
+            out_w: &out_w,
+            out_b: &out_b,
+            first: &first,
+            truth: truth.as_deref(),
+            mask: mask.as_deref(),
+            tracks: tracks
+                .iter()
+                .enumerate()
+                .map(|(k, t)| stepwise_kernel::Track {
+                    depth: t.depth,
+                    width: t.input.width(),
+                    table: tables[k].as_deref(),
+                    gumbel: gumbel.as_ref().map(|g| g[k].as_slice()),
+                })
+                .collect(),
+            temperature: noise.temperature as f32,
+            forget_bias: self.lstm.layers[0].forget_bias as f32,
+        };
+        let out = stepwise_kernel::decode(&job);
+        let logits = Tensor::from_data(
+            TensorData::new(out.logits, [n, steps, out_b.len()]),
+            &device,
+        ); // [N, T, out]
+        let tokens = out
+            .tokens
+            .into_iter()
+            .map(|t| Tensor::from_data(TensorData::new(t, [n, steps]), &device)) // [N, T]
+            .collect();
+        let fed = Tensor::from_data(TensorData::new(out.fed, [n, steps, in_width]), &device); // [N, T, in_width]
+        (logits, tokens, fed)
     }
 
     /// One pass of [`stepwise`](Self::stepwise); also returns the input fed at every step
@@ -213,6 +326,11 @@ impl<B: Backend> CoreDecoder<B> {
     }
 }
 
+/// A tensor's values, row-major, on the host.
+fn host<B: Backend, const D: usize>(x: Tensor<B, D>) -> Vec<f32> {
+    lstm_op::host_values(x)
+}
+
 /// Encoding tables for tracks that are not plain one-hot (drum roll), on `device`.
 pub fn input_tables<B: Backend>(
     tracks: &[TrackSpec],
@@ -282,6 +400,107 @@ mod tests {
     use burn::backend::{Autodiff, NdArray};
 
     type B = Autodiff<NdArray<f32>>;
+
+    /// The host kernel (the CPU backend's stepwise path) decodes what the per-step tensor graph
+    /// decodes: the same tokens and fed inputs, logits within rounding, for one-hot and drum-roll
+    /// tracks, with and without truth, mask and Gumbel noise, over several layer and batch sizes.
+    #[test]
+    fn host_stepwise_matches_the_tensor_graph() {
+        type C = NdArray<f32>;
+        let dev = Default::default();
+        let tracks = [
+            TrackSpec {
+                depth: 7,
+                input: TrackInput::OneHot(7),
+                enc_input: TrackInput::OneHot(7),
+            },
+            TrackSpec {
+                depth: 512,
+                input: TrackInput::DrumRoll,
+                enc_input: TrackInput::DrumRoll,
+            },
+        ];
+        let in_width: usize = tracks.iter().map(|t| t.input.width()).sum();
+        let mut rng = Rng::new(5);
+        for (case, (n, steps, sizes, temperature, with_truth, with_mask)) in [
+            (1, 1, vec![3], 0.0, false, false),
+            (5, 9, vec![12, 10], 1.0, true, true),
+            (17, 6, vec![8, 16, 4], 0.5, true, false),
+            (4, 11, vec![20], 0.0, false, false),
+            (3, 7, vec![6, 6], 2.0, false, false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let cond_w = 6;
+            let out: usize = tracks.iter().map(|t| t.depth).sum();
+            let core = CoreDecoder::<C>::new(
+                in_width,
+                cond_w,
+                &sizes,
+                out,
+                1.0,
+                &mut InitRng::new(case as u64 + 1),
+                &dev,
+            );
+            let cond = Tensor::<C, 2>::from_data(
+                TensorData::new(rng.normals(n * cond_w), [n, cond_w]),
+                &dev,
+            );
+            let bits = |rng: &mut Rng, len: usize, p: f64| {
+                (0..len)
+                    .map(|_| if rng.uniform() < p { 1.0f32 } else { 0.0 })
+                    .collect::<Vec<_>>()
+            };
+            let truth = with_truth.then(|| {
+                Tensor::<C, 3>::from_data(
+                    TensorData::new(
+                        bits(&mut rng, n * steps * in_width, 0.2),
+                        [n, steps, in_width],
+                    ),
+                    &dev,
+                )
+            });
+            let mask = with_mask.then(|| {
+                Tensor::<C, 2>::from_data(
+                    TensorData::new(bits(&mut rng, n * steps, 0.5), [n, steps]),
+                    &dev,
+                )
+            });
+            let noise = StepNoise::draw(&mut rng, &tracks, n, steps, temperature, mask, &dev);
+            let tables = input_tables::<C>(&tracks, &dev);
+            let first = Tensor::<C, 2>::from_data(
+                TensorData::new(bits(&mut rng, n * in_width, 0.1), [n, in_width]),
+                &dev,
+            );
+            let (l1, t1, f1) = core.stepwise_once(
+                cond.clone(),
+                first.clone(),
+                truth.clone(),
+                steps,
+                &tracks,
+                &noise,
+                &tables,
+            );
+            let (l2, t2, f2) = core.stepwise_host(cond, first, truth, steps, &tracks, &noise);
+            let ints = |t: Vec<Tensor<C, 2, Int>>| -> Vec<Vec<i64>> {
+                t.into_iter()
+                    .map(|t| t.into_data().convert::<i64>().to_vec().expect("ints"))
+                    .collect()
+            };
+            assert_eq!(ints(t1), ints(t2), "case {case}: tokens");
+            let floats = |t: Tensor<C, 3>| t.into_data().to_vec::<f32>().expect("f32");
+            assert_eq!(floats(f1), floats(f2), "case {case}: fed inputs");
+            let (a, b) = (floats(l1), floats(l2));
+            assert_eq!(a.len(), n * steps * out);
+            let worst = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-4, "case {case}: logits differ by {worst}");
+        }
+    }
 
     /// The two-pass stepwise decode under autodiff gives the logits, tokens and gradients of the
     /// single pass (one autodiff node per step) it replaces: scheduled sampling with a mask, at

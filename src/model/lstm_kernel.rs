@@ -232,7 +232,7 @@ fn gates_backward_body(
 macro_rules! dispatch_simd {
     ($name:ident, $body:ident, ($($arg:ident : $ty:ty),*)) => {
         #[allow(clippy::too_many_arguments)]
-        fn $name($($arg: $ty),*) {
+        pub(super) fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
@@ -309,6 +309,21 @@ fn matmul(
         last(k, n, rhs_rs, rhs_cs) < rhs.len(),
         "gemm rhs out of bounds"
     );
+    if m <= SMALL_M && dst_cs == 1 && rhs_cs == 1 {
+        // A few rows (stepwise decoding, a short batch per thread): stream the right-hand matrix
+        // once instead of packing it for a general product, which costs more than the product.
+        small_m(
+            (m, n, k),
+            dst,
+            dst_rs,
+            accumulate,
+            lhs,
+            (lhs_rs, lhs_cs),
+            rhs,
+            rhs_rs,
+        );
+        return;
+    }
     let parallelism =
         if threads && m * n * k >= PARALLEL_GEMM_WORK && rayon::current_num_threads() > 1 {
             Parallelism::Rayon(0)
@@ -340,6 +355,69 @@ fn matmul(
             parallelism,
         );
     }
+}
+
+/// Up to this many rows, a product runs as [`small_m`].
+const SMALL_M: usize = 4;
+
+/// `dst (= or +=) lhs · rhs` for `m ≤ SMALL_M` rows with unit column strides in `dst` and `rhs`:
+/// `rhs` is read once, row after row in memory order (the hardware prefetcher's best case; these
+/// products are bound by reading the weights), each row added into the `m` rows of `dst`, which
+/// stay in the L1 cache.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn small_m_body(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    rhs_rs: usize,
+) {
+    if !accumulate {
+        for i in 0..m {
+            dst[i * dst_rs..i * dst_rs + n].fill(0.0);
+        }
+    }
+    for p in 0..k {
+        let w = &rhs[p * rhs_rs..p * rhs_rs + n];
+        for i in 0..m {
+            let x = lhs[i * lhs_rs + p * lhs_cs];
+            for (d, w) in dst[i * dst_rs..i * dst_rs + n].iter_mut().zip(w) {
+                *d += x * w;
+            }
+        }
+    }
+}
+
+dispatch_simd!(small_m, small_m_body, (mnk: (usize, usize, usize), dst: &mut [f32], dst_rs: usize, accumulate: bool, lhs: &[f32], lhs_strides: (usize, usize), rhs: &[f32], rhs_rs: usize));
+
+/// `dst[m×n] (= or +=) lhs[m×k] · rhs[k×n]` for row-major operands given by their row strides, on
+/// this thread (the stepwise decoder runs one thread per slice of the batch).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn matmul_into(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_rs: usize,
+    rhs: &[f32],
+    rhs_rs: usize,
+) {
+    matmul(
+        (m, n, k),
+        dst,
+        (dst_rs, 1),
+        accumulate,
+        lhs,
+        (lhs_rs, 1),
+        rhs,
+        (rhs_rs, 1),
+        false,
+    );
 }
 
 /// Plain row-major `c = a · b` (`a` `[m, k]`, `b` `[k, n]`) on all threads: the sgemm the
@@ -695,6 +773,60 @@ mod tests {
             check("w_hh", &w, &g.w_hh, 1);
             check("h0", &h0, &g.h0, 2);
             check("c0", &c0, &g.c0, 3);
+        }
+    }
+
+    /// Products of a few rows (the streamed kernel) and of many (gemm) agree with an f64 reference,
+    /// with strided left operands, accumulation and widths that are not a multiple of the block.
+    #[test]
+    fn matmul_of_few_and_many_rows_matches_f64() {
+        for (m, n, k) in [
+            (1, 1, 1),
+            (2, 17, 5),
+            (3, 64, 33),
+            (4, 35, 70),
+            (5, 40, 9),
+            (9, 16, 16),
+        ] {
+            for (accumulate, transposed) in [(false, false), (true, false), (false, true)] {
+                let lhs = data(m * k, 1 + m as u64, 1.0);
+                let rhs = data(k * n, 2 + n as u64, 1.0);
+                let start = data(m * n, 3, 1.0);
+                let (lhs_rs, lhs_cs) = if transposed { (1, m) } else { (k, 1) };
+                let mut dst = if accumulate {
+                    start.clone()
+                } else {
+                    vec![7.0; m * n]
+                };
+                matmul(
+                    (m, n, k),
+                    &mut dst,
+                    (n, 1),
+                    accumulate,
+                    &lhs,
+                    (lhs_rs, lhs_cs),
+                    &rhs,
+                    (n, 1),
+                    false,
+                );
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut want: f64 = if accumulate {
+                            start[i * n + j] as f64
+                        } else {
+                            0.0
+                        };
+                        for p in 0..k {
+                            want += lhs[i * lhs_rs + p * lhs_cs] as f64 * rhs[p * n + j] as f64;
+                        }
+                        let got = dst[i * n + j] as f64;
+                        assert!(
+                            (got - want).abs() < 1e-4 * (1.0 + want.abs()),
+                            "m {m} n {n} k {k} acc {accumulate} t {transposed} [{i},{j}]: {got} vs {want}"
+                        );
+                    }
+                }
+            }
         }
     }
 

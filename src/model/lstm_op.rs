@@ -108,6 +108,25 @@ fn with_slice<const D: usize, R>(x: Tensor<Cpu, D>, f: impl FnOnce(&[f32]) -> R)
     }
 }
 
+/// A tensor's values, row-major, as a host vector. On the CPU backend (and its autodiff wrapper)
+/// one copy of its storage; elsewhere through `into_data` (whose per-element conversion made
+/// reading decoder weights the largest cost of stepwise decoding on the CPU).
+pub fn host_values<B: Backend, const D: usize>(x: Tensor<B, D>) -> Vec<f32> {
+    let id = TypeId::of::<B>();
+    if id == TypeId::of::<Cpu>() {
+        with_slice(same_type::<_, Tensor<Cpu, D>>(x), |v| v.to_vec())
+    } else if id == TypeId::of::<CpuAutodiff>() {
+        with_slice(same_type::<_, Tensor<CpuAutodiff, D>>(x).inner(), |v| {
+            v.to_vec()
+        })
+    } else {
+        x.into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .unwrap_or_else(|e| unreachable!("f32 data converted to f32: {e:?}"))
+    }
+}
+
 /// Forward on the CPU backend's memory.
 fn host_forward(
     xp: Tensor<Cpu, 3>,

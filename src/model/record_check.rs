@@ -12,6 +12,8 @@
 //!
 //! Errors are one line naming the first offending tensor; callers add the file.
 
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{backend::Backend, Bool, Int, Tensor};
 use std::collections::BTreeMap;
 
 /// A parsed MessagePack value; binary payloads keep only their length.
@@ -299,6 +301,53 @@ pub fn tensors(bytes: &[u8]) -> Result<Vec<Leaf>, String> {
         }
     }
     Ok(out)
+}
+
+/// The tensors a module's record holds (paths as [`tensors`] names them, shapes), read from the
+/// module itself: what serialising a fresh module and parsing it back gives, without writing
+/// every weight (the check of a loaded file against its config used to serialise a whole model).
+pub fn module_structure<B: Backend, M: Module<B>>(module: &M) -> Vec<Leaf> {
+    let mut v = Structure {
+        path: vec!["item".to_string()],
+        leaves: Vec::new(),
+    };
+    module.visit(&mut v);
+    v.leaves
+}
+
+struct Structure {
+    path: Vec<String>,
+    leaves: Vec<Leaf>,
+}
+
+impl Structure {
+    fn push(&mut self, shape: Vec<usize>, dtype: &str, id: String) {
+        self.leaves.push(Leaf {
+            path: format!("{}.param", self.path.join(".")),
+            shape,
+            dtype: dtype.to_string(),
+            bytes: 0,
+            param_id: Some(id),
+        });
+    }
+}
+
+impl<B: Backend> ModuleVisitor<B> for Structure {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<B, D>>) {
+        self.push(p.lazy_shape().to_vec(), "F32", p.id.to_string());
+    }
+    fn visit_int<const D: usize>(&mut self, p: &Param<Tensor<B, D, Int>>) {
+        self.push(p.lazy_shape().to_vec(), "I64", p.id.to_string());
+    }
+    fn visit_bool<const D: usize>(&mut self, p: &Param<Tensor<B, D, Bool>>) {
+        self.push(p.lazy_shape().to_vec(), "Bool", p.id.to_string());
+    }
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
 }
 
 /// Total number of elements of checked leaves.
