@@ -9,6 +9,7 @@ use super::batch::{TrackInput, TrackSpec};
 use super::init::{Dense, InitRng};
 use super::lstm::{LstmState, StackedLstm};
 use super::lstm_op;
+use super::matmul_op;
 use super::noise::StepNoise;
 use super::stepwise_kernel;
 use burn::module::Module;
@@ -88,7 +89,7 @@ impl<B: Backend> CoreDecoder<B> {
         let [n, t, w] = prev.dims();
         let states = self.initial(cond.clone());
         let cp = self.cond_projection(cond); // [N, 4H]
-        let xp = prev.reshape([n * t, w]).matmul(self.token_weights()); // [N*T, 4H]
+        let xp = matmul_op::matmul(prev.reshape([n * t, w]), self.token_weights()); // [N*T, 4H]
         let g = xp.dims()[1];
         let xp = xp.reshape([n, t, g]) + cp.unsqueeze_dim(1); // [N, T, 4H]
         let (h, _) = self.lstm.seq_projected(xp, states); // [N, T, H]

@@ -2,6 +2,7 @@
 //! on every backend), with TensorFlow's defaults: Glorot-uniform kernels, zero biases, and
 //! N(0, 0.001²) for the layers Magenta initialises that way.
 
+use super::matmul_op;
 use burn::module::Param;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -111,12 +112,13 @@ impl<B: Backend> Dense<B> {
     }
     /// `[batch, d_in]` → `[batch, d_out]`
     pub fn forward2(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        x.matmul(self.weight.val()) + self.bias.val().unsqueeze_dim(0)
+        matmul_op::matmul(x, self.weight.val()) + self.bias.val().unsqueeze_dim(0)
     }
     /// `[batch, steps, d_in]` → `[batch, steps, d_out]`
     pub fn forward3(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, t, d] = x.dims();
-        let y = x.reshape([b * t, d]).matmul(self.weight.val()) + self.bias.val().unsqueeze_dim(0); // [b*t, d_out]
+        let y = matmul_op::matmul(x.reshape([b * t, d]), self.weight.val())
+            + self.bias.val().unsqueeze_dim(0); // [b*t, d_out]
         let d_out = y.dims()[1];
         y.reshape([b, t, d_out])
     }

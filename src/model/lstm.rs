@@ -8,6 +8,7 @@
 
 use super::init::InitRng;
 use super::lstm_op;
+use super::matmul_op;
 use burn::module::{Module, Param};
 use burn::tensor::activation::{sigmoid, tanh};
 use burn::tensor::{backend::Backend, Tensor};
@@ -68,20 +69,21 @@ impl<B: Backend> LstmCell<B> {
     /// Input projection of a whole sequence, bias included: `[B, T, d_in]` → `[B, T, 4H]`.
     pub fn project(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [b, t, d] = x.dims();
-        let p = x.reshape([b * t, d]).matmul(self.w_ih.val()) + self.bias.val().unsqueeze_dim(0); // [B*T, 4H]
+        let p = matmul_op::matmul(x.reshape([b * t, d]), self.w_ih.val())
+            + self.bias.val().unsqueeze_dim(0); // [B*T, 4H]
         p.reshape([b, t, 4 * self.hidden])
     }
 
     /// Input projection of one step, bias included: `[B, d_in]` → `[B, 4H]`.
     pub fn project_step(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        x.matmul(self.w_ih.val()) + self.bias.val().unsqueeze_dim(0)
+        matmul_op::matmul(x, self.w_ih.val()) + self.bias.val().unsqueeze_dim(0)
     }
 
     /// Projection of a slice of the input features (rows `from..from+len` of `w_ih`), no bias:
     /// used for inputs that are constant over time (z, a conductor embedding).
     pub fn project_part(&self, x: Tensor<B, 2>, from: usize) -> Tensor<B, 2> {
         let len = x.dims()[1];
-        x.matmul(self.w_ih.val().narrow(0, from, len)) // [B, 4H]
+        matmul_op::matmul(x, self.w_ih.val().narrow(0, from, len)) // [B, 4H]
     }
 
     /// One step from a pre-projected input `xp = x W_ih + b` (`[B, 4H]`).

@@ -271,7 +271,7 @@ fn chunk_rows(batch: usize) -> Vec<(usize, usize)> {
 
 /// `dst[m×n] (= or +=) lhs[m×k] · rhs[k×n]`, every operand given by (row, column) strides.
 #[allow(clippy::too_many_arguments)]
-fn matmul(
+pub(super) fn matmul(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     (dst_rs, dst_cs): (usize, usize),

@@ -24,8 +24,8 @@ use burn::tensor::{Tensor, TensorData, TensorPrimitive};
 use std::any::{Any, TypeId};
 use std::sync::{Arc, OnceLock};
 
-type Cpu = NdArray<f32>;
-type CpuAutodiff = Autodiff<NdArray<f32>>;
+pub(super) type Cpu = NdArray<f32>;
+pub(super) type CpuAutodiff = Autodiff<NdArray<f32>>;
 
 fn forced_steps() -> bool {
     static STEPS: OnceLock<bool> = OnceLock::new();
@@ -39,7 +39,7 @@ pub fn supported<B: Backend>() -> bool {
 }
 
 /// Move a value between two generic types that [`TypeId`] has shown to be the same type.
-fn same_type<A: 'static, T: 'static>(a: A) -> T {
+pub(super) fn same_type<A: 'static, T: 'static>(a: A) -> T {
     let boxed: Box<dyn Any> = Box::new(a);
     match boxed.downcast::<T>() {
         Ok(t) => *t,
@@ -88,7 +88,7 @@ pub fn recurrence<B: Backend>(
 
 /// Run `f` on the values of a CPU tensor as one row-major slice, without copying when the tensor's
 /// storage already is one (the usual case).
-fn with_slice<const D: usize, R>(x: Tensor<Cpu, D>, f: impl FnOnce(&[f32]) -> R) -> R {
+pub(super) fn with_slice<const D: usize, R>(x: Tensor<Cpu, D>, f: impl FnOnce(&[f32]) -> R) -> R {
     match x.into_primitive().tensor() {
         NdArrayTensor::F32(storage) => {
             let view = storage.view();

@@ -12,6 +12,7 @@ pub mod loss;
 pub mod lstm;
 pub mod lstm_kernel;
 pub mod lstm_op;
+pub mod matmul_op;
 pub mod noise;
 pub mod record_check;
 pub mod stepwise_kernel;
