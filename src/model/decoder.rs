@@ -402,14 +402,9 @@ mod tests {
 
     type B = Autodiff<NdArray<f32>>;
 
-    /// The host kernel (the CPU backend's stepwise path) decodes what the per-step tensor graph
-    /// decodes: the same tokens and fed inputs, logits within rounding, for one-hot and drum-roll
-    /// tracks, with and without truth, mask and Gumbel noise, over several layer and batch sizes.
-    #[test]
-    fn host_stepwise_matches_the_tensor_graph() {
-        type C = NdArray<f32>;
-        let dev = Default::default();
-        let tracks = [
+    /// A one-hot track of 7 classes and a drum track (512 tokens, 10-wide drum-roll input).
+    fn one_hot_and_drum_roll() -> [TrackSpec; 2] {
+        [
             TrackSpec {
                 depth: 7,
                 input: TrackInput::OneHot(7),
@@ -420,7 +415,17 @@ mod tests {
                 input: TrackInput::DrumRoll,
                 enc_input: TrackInput::DrumRoll,
             },
-        ];
+        ]
+    }
+
+    /// The host kernel (the CPU backend's stepwise path) decodes what the per-step tensor graph
+    /// decodes: the same tokens and fed inputs, logits within rounding, for one-hot and drum-roll
+    /// tracks, with and without truth, mask and Gumbel noise, over several layer and batch sizes.
+    #[test]
+    fn host_stepwise_matches_the_tensor_graph() {
+        type C = NdArray<f32>;
+        let dev = Default::default();
+        let tracks = one_hot_and_drum_roll();
         let in_width: usize = tracks.iter().map(|t| t.input.width()).sum();
         let mut rng = Rng::new(5);
         for (case, (n, steps, sizes, temperature, with_truth, with_mask)) in [
@@ -509,18 +514,7 @@ mod tests {
     #[test]
     fn two_pass_stepwise_matches_the_single_pass() {
         let dev = Default::default();
-        let tracks = [
-            TrackSpec {
-                depth: 7,
-                input: TrackInput::OneHot(7),
-                enc_input: TrackInput::OneHot(7),
-            },
-            TrackSpec {
-                depth: 512,
-                input: TrackInput::DrumRoll,
-                enc_input: TrackInput::DrumRoll,
-            },
-        ];
+        let tracks = one_hot_and_drum_roll();
         let in_width: usize = tracks.iter().map(|t| t.input.width()).sum();
         let out: usize = tracks.iter().map(|t| t.depth).sum();
         let (n, steps, cond_w) = (5, 9, 6);
