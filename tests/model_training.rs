@@ -101,8 +101,10 @@ fn tiny_flat_overfits_16_real_2bar_windows() {
 fn tiny_hierarchical_overfits_16_real_4bar_windows() {
     // lr 5e-3 rather than the preset's 1e-2: at 1e-2 one CI run in four diverged (teacher-forced
     // 0.777, KL 240 bits after 500 steps; runs are not bit-identical, see the resume test); at
-    // 5e-3 runs reached 1.000 / 1.000 and 1.000 / 0.997 (teacher-forced / sampled).
-    let acc = overfit_at("tiny-hier", 500, Some(5e-3));
+    // 5e-3 runs reached 1.000 / 1.000 and 1.000 / 0.997 (teacher-forced / sampled). 600 steps:
+    // after the CPU kernels moved to AVX-512 gemm, 500-step runs ended at 0.969 (one CI run, debug
+    // build), 0.994, 0.999 and 1.000 (release): too close to the bar.
+    let acc = overfit_at("tiny-hier", 600, Some(5e-3));
     assert!(acc >= 0.99, "teacher-forced accuracy {acc}");
 }
 
