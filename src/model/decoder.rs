@@ -128,27 +128,17 @@ impl<B: Backend> CoreDecoder<B> {
             };
             return (logits, tokens);
         }
-        if host {
-            let (_, tokens, fed) = self.stepwise_host(
-                cond.clone().detach(),
-                first.detach(),
-                truth.map(|t| t.detach()),
-                steps,
-                tracks,
-                noise,
-            ); // fed: [N, T, in_width]
-            return (self.teacher_forced(fed, cond), tokens); // [N, T, out]
-        }
-        let frozen = self.clone().no_grad();
-        let (_, tokens, fed) = frozen.stepwise_once(
+        let (c, f, t) = (
             cond.clone().detach(),
             first.detach(),
             truth.map(|t| t.detach()),
-            steps,
-            tracks,
-            noise,
-            tables,
-        ); // fed: [N, T, in_width]
+        );
+        let (_, tokens, fed) = if host {
+            self.stepwise_host(c, f, t, steps, tracks, noise)
+        } else {
+            let frozen = self.clone().no_grad();
+            frozen.stepwise_once(c, f, t, steps, tracks, noise, tables)
+        }; // fed: [N, T, in_width]
         (self.teacher_forced(fed, cond), tokens) // [N, T, out]
     }
 

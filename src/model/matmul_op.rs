@@ -30,19 +30,30 @@ pub fn matmul<B: Backend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 2> {
             same_type(b),
         ))
     } else {
-        let (out, _) = host_matmul(same_type(a), same_type(b), false);
-        same_type(out)
+        same_type(product(same_type(a), same_type(b)))
     }
 }
 
-/// What backward needs: both operands and the sizes.
+/// What backward needs: both operands (shared storage, not copies).
 #[derive(Debug)]
 struct Saved {
-    a: Vec<f32>,
-    b: Vec<f32>,
-    m: usize,
-    k: usize,
-    n: usize,
+    a: Tensor<Cpu, 2>,
+    b: Tensor<Cpu, 2>,
+}
+
+/// `a · b` on host memory, read in place from both tensors' storage.
+fn product(a: Tensor<Cpu, 2>, b: Tensor<Cpu, 2>) -> Tensor<Cpu, 2> {
+    let ([m, k], [k2, n]) = (a.dims(), b.dims());
+    assert_eq!(k, k2, "matmul: inner sizes differ");
+    let device = a.device();
+    let c = with_slice(a, |a| {
+        with_slice(b, |b| {
+            let mut c = vec![0.0f32; m * n]; // [M, N]
+            matmul_strided((m, n, k), &mut c, (n, 1), false, a, (k, 1), b, (n, 1), true);
+            c
+        })
+    });
+    Tensor::from_data(TensorData::new(c, [m, n]), &device)
 }
 
 fn host_matmul(
@@ -50,25 +61,11 @@ fn host_matmul(
     b: Tensor<Cpu, 2>,
     keep: bool,
 ) -> (Tensor<Cpu, 2>, Option<Saved>) {
-    let ([m, k], [k2, n]) = (a.dims(), b.dims());
-    assert_eq!(k, k2, "matmul: inner sizes differ");
-    let device = a.device();
-    let a = with_slice(a, <[f32]>::to_vec);
-    let b = with_slice(b, <[f32]>::to_vec);
-    let mut c = vec![0.0f32; m * n]; // [M, N]
-    matmul_strided(
-        (m, n, k),
-        &mut c,
-        (n, 1),
-        false,
-        &a,
-        (k, 1),
-        &b,
-        (n, 1),
-        true,
-    );
-    let out = Tensor::from_data(TensorData::new(c, [m, n]), &device);
-    (out, keep.then_some(Saved { a, b, m, k, n }))
+    let saved = keep.then(|| Saved {
+        a: a.clone(),
+        b: b.clone(),
+    });
+    (product(a, b), saved)
 }
 
 /// The backward step of the product node (parents: a, b).
@@ -80,7 +77,7 @@ impl Backward<Cpu, 2> for MatmulBackward {
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let s = ops.state;
-        let (m, k, n) = (s.m, s.k, s.n);
+        let ([m, k], [_, n]) = (s.a.dims(), s.b.dims());
         let grad = grads.consume::<Cpu>(&ops.node); // [M, N]
         let grad = Tensor::<Cpu, 2>::from_primitive(TensorPrimitive::Float(grad));
         let device = grad.device();
@@ -88,35 +85,41 @@ impl Backward<Cpu, 2> for MatmulBackward {
         with_slice(grad, |d| {
             if let Some(node) = pa {
                 // dA [M, K] = dC [M, N] · Bᵀ (B [K, N] read with strides (1, N)).
-                let mut da = vec![0.0f32; m * k];
-                matmul_strided(
-                    (m, k, n),
-                    &mut da,
-                    (k, 1),
-                    false,
-                    d,
-                    (n, 1),
-                    &s.b,
-                    (1, n),
-                    true,
-                );
+                let da = with_slice(s.b.clone(), |b| {
+                    let mut da = vec![0.0f32; m * k];
+                    matmul_strided(
+                        (m, k, n),
+                        &mut da,
+                        (k, 1),
+                        false,
+                        d,
+                        (n, 1),
+                        b,
+                        (1, n),
+                        true,
+                    );
+                    da
+                });
                 let t = Cpu::float_from_data(TensorData::new(da, [m, k]), &device);
                 grads.register::<Cpu>(node.id, t);
             }
             if let Some(node) = pb {
                 // dB [K, N] = Aᵀ (A [M, K] read with strides (1, K)) · dC [M, N].
-                let mut db = vec![0.0f32; k * n];
-                matmul_strided(
-                    (k, n, m),
-                    &mut db,
-                    (n, 1),
-                    false,
-                    &s.a,
-                    (1, k),
-                    d,
-                    (n, 1),
-                    true,
-                );
+                let db = with_slice(s.a.clone(), |a| {
+                    let mut db = vec![0.0f32; k * n];
+                    matmul_strided(
+                        (k, n, m),
+                        &mut db,
+                        (n, 1),
+                        false,
+                        a,
+                        (1, k),
+                        d,
+                        (n, 1),
+                        true,
+                    );
+                    db
+                });
                 let t = Cpu::float_from_data(TensorData::new(db, [k, n]), &device);
                 grads.register::<Cpu>(node.id, t);
             }
