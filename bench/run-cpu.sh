@@ -12,14 +12,18 @@
 # trained sequence.
 #
 # Environment: BIN (default target/release/musicvae), THREADS (default: all cores; both sides use
-# the same number), STEPS (timed steps, 3), WARMUP (1), PYTHON (default bench/.venv/bin/python).
-# Run it on a quiet machine: another job slows PyTorch's threads far more than ours.
+# the same number), STEPS (timed steps, 3), WARMUP (1), REPEAT (rounds per row, 3: ours and
+# PyTorch alternate, each side's median is reported with its range), PYTHON (default
+# bench/.venv/bin/python).
+# Run it on a quiet machine: another job slows PyTorch's threads far more than ours. On a shared
+# VM one run of a few steps can be off by a third; the medians of alternating rounds are not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 THREADS=${THREADS:-$(nproc)}
 STEPS=${STEPS:-3}
 WARMUP=${WARMUP:-1}
+REPEAT=${REPEAT:-3}
 BIN=${BIN:-target/release/musicvae}
 VENV=bench/.venv
 PYTHON=${PYTHON:-$VENV/bin/python}
@@ -75,34 +79,42 @@ if [ -z "${QUICK:-}" ]; then
 fi
 
 table="$work/table.txt"
-printf '%-24s %-15s %6s %12s %12s %7s %10s %10s %8s %8s\n' row mode batch 'ours seq/s' 'torch seq/s' ratio 'ours GF/s' 'torch GF/s' 'ours %' 'torch %' >"$table"
+printf '%-24s %-15s %6s %12s %12s %7s %10s %10s %8s %8s  %s\n' row mode batch 'ours seq/s' 'torch seq/s' ratio 'ours GF/s' 'torch GF/s' 'ours %' 'torch %' 'range ours | torch' >"$table"
 tf_ratio=""
 for row in "${rows[@]}"; do
   IFS='|' read -r ref_name preset sets mode batch <<<"$row"
   flops=$(json_field "$("$PYTHON" $REF --flops --config "$ref_name")" train_flops_per_sequence)
   ours_mode=${mode//_/-}
-  echo "== $ref_name $mode batch $batch" >&2
-  # shellcheck disable=SC2086
-  "$BIN" bench train --config "$preset" $sets --mode "$ours_mode" --batch-size "$batch" \
-    --warmup "$WARMUP" --steps "$STEPS" --json "$work/ours.jsonl" >&2
-  ours=$(tail -1 "$work/ours.jsonl")
-  theirs=$("$PYTHON" $REF --bench --config "$ref_name" --mode "$mode" --batch "$batch" \
-    --warmup "$WARMUP" --steps "$STEPS" --device cpu --threads "$THREADS")
-  o=$(json_field "$ours" result seq_per_sec)
-  t=$(json_field "$theirs" seq_per_sec)
-  line=$("$PYTHON" - "$o" "$t" "$flops" "$peak" <<'EOF'
-import sys
-o, t, f, peak = map(float, sys.argv[1:])
+  os=() ts=()
+  for round in $(seq "$REPEAT"); do
+    echo "== $ref_name $mode batch $batch (round $round of $REPEAT)" >&2
+    # shellcheck disable=SC2086
+    "$BIN" bench train --config "$preset" $sets --mode "$ours_mode" --batch-size "$batch" \
+      --warmup "$WARMUP" --steps "$STEPS" --json "$work/ours.jsonl" >&2
+    os+=("$(json_field "$(tail -1 "$work/ours.jsonl")" result seq_per_sec)")
+    theirs=$("$PYTHON" $REF --bench --config "$ref_name" --mode "$mode" --batch "$batch" \
+      --warmup "$WARMUP" --steps "$STEPS" --device cpu --threads "$THREADS")
+    ts+=("$(json_field "$theirs" seq_per_sec)")
+  done
+  line=$("$PYTHON" - "$flops" "$peak" "${#os[@]}" "${os[@]}" "${ts[@]}" <<'EOF'
+import statistics, sys
+f, peak, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+os_, ts = [float(v) for v in sys.argv[4:4 + n]], [float(v) for v in sys.argv[4 + n:]]
+o, t = statistics.median(os_), statistics.median(ts)
 og, tg = o * f / 1e9, t * f / 1e9
-print(f"{o:12.1f} {t:12.1f} {o / t:7.2f} {og:10.1f} {tg:10.1f} {100 * og / peak:7.0f}% {100 * tg / peak:7.0f}%")
+print(f"{o:12.1f} {t:12.1f} {o / t:7.2f} {og:10.1f} {tg:10.1f} {100 * og / peak:7.0f}% {100 * tg / peak:7.0f}%"
+      f"  {min(os_):.0f}-{max(os_):.0f} | {min(ts):.0f}-{max(ts):.0f}")
+print(f"{o / t:.2f}")
 EOF
 )
+  ratio=$(tail -1 <<<"$line")
+  line=$(head -1 <<<"$line")
   printf '%-24s %-15s %6s %s\n' "$ref_name" "$mode" "$batch" "$line" >>"$table"
   if [ "$ref_name" = cat-mel_2bar_small ] && [ "$mode" = teacher_forced ] && [ "$batch" = 64 ]; then
-    tf_ratio=$("$PYTHON" -c "print(f'{$o / $t:.2f}')")
+    tf_ratio=$ratio
   fi
 done
 
-echo "== results (GF/s: the FLOP model above; %: of the best sgemm GFLOP/s measured in this run, $peak)"
+echo "== results: medians of $REPEAT alternating rounds of $STEPS steps (GF/s: the FLOP model above; %: of the best sgemm GFLOP/s measured in this run, $peak)"
 cat "$table"
 echo "cpu ratio cat-mel_2bar_small teacher-forced: $tf_ratio"

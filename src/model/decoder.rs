@@ -86,12 +86,9 @@ impl<B: Backend> CoreDecoder<B> {
 
     /// Teacher forcing: `prev` `[N, T, in_width]` (inputs shifted right by one), `cond` `[N, C]` → logits `[N, T, out]`.
     pub fn teacher_forced(&self, prev: Tensor<B, 3>, cond: Tensor<B, 2>) -> Tensor<B, 3> {
-        let [n, t, w] = prev.dims();
         let states = self.initial(cond.clone());
         let cp = self.cond_projection(cond); // [N, 4H]
-        let xp = matmul_op::matmul(prev.reshape([n * t, w]), self.token_weights()); // [N*T, 4H]
-        let g = xp.dims()[1];
-        let xp = xp.reshape([n, t, g]) + cp.unsqueeze_dim(1); // [N, T, 4H]
+        let xp = matmul_op::dense(prev, self.token_weights(), None) + cp.unsqueeze_dim(1); // [N, T, 4H]
         let (h, _) = self.lstm.seq_projected(xp, states); // [N, T, H]
         self.out.forward3(h) // [N, T, out]
     }

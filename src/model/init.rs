@@ -112,15 +112,11 @@ impl<B: Backend> Dense<B> {
     }
     /// `[batch, d_in]` → `[batch, d_out]`
     pub fn forward2(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        matmul_op::matmul(x, self.weight.val()) + self.bias.val().unsqueeze_dim(0)
+        matmul_op::dense(x, self.weight.val(), Some(self.bias.val()))
     }
     /// `[batch, steps, d_in]` → `[batch, steps, d_out]`
     pub fn forward3(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let [b, t, d] = x.dims();
-        let y = matmul_op::matmul(x.reshape([b * t, d]), self.weight.val())
-            + self.bias.val().unsqueeze_dim(0); // [b*t, d_out]
-        let d_out = y.dims()[1];
-        y.reshape([b, t, d_out])
+        matmul_op::dense(x, self.weight.val(), Some(self.bias.val())) // [b, t, d_out]
     }
     pub fn d_out(&self) -> usize {
         self.bias.dims()[0]

@@ -68,15 +68,12 @@ impl<B: Backend> LstmCell<B> {
 
     /// Input projection of a whole sequence, bias included: `[B, T, d_in]` → `[B, T, 4H]`.
     pub fn project(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let [b, t, d] = x.dims();
-        let p = matmul_op::matmul(x.reshape([b * t, d]), self.w_ih.val())
-            + self.bias.val().unsqueeze_dim(0); // [B*T, 4H]
-        p.reshape([b, t, 4 * self.hidden])
+        matmul_op::dense(x, self.w_ih.val(), Some(self.bias.val())) // [B, T, 4H]
     }
 
     /// Input projection of one step, bias included: `[B, d_in]` → `[B, 4H]`.
     pub fn project_step(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        matmul_op::matmul(x, self.w_ih.val()) + self.bias.val().unsqueeze_dim(0)
+        matmul_op::dense(x, self.w_ih.val(), Some(self.bias.val())) // [B, 4H]
     }
 
     /// Projection of a slice of the input features (rows `from..from+len` of `w_ih`), no bias:
@@ -334,20 +331,23 @@ impl<B: Backend> BiLstm<B> {
         BiLstm { fwd, bwd }
     }
 
-    /// `[B, T, d_in]` → (outputs `[B, T, 2H]`, final h of the last layer's forward ‖ backward cell `[B, 2H]`).
-    pub fn forward(&self, x: Tensor<B, 3>) -> (Tensor<B, 3>, Tensor<B, 2>) {
+    /// `[B, T, d_in]` → the final h of the last layer's forward ‖ backward cell `[B, 2H]` (the
+    /// summary the encoder reads; the last layer's outputs are not assembled).
+    pub fn summary(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
         let [b, _, _] = x.dims();
         let device = x.device();
         let mut h = x;
         let mut last = None;
-        for (f, r) in self.fwd.iter().zip(&self.bwd) {
+        let layers = self.fwd.len();
+        for (i, (f, r)) in self.fwd.iter().zip(&self.bwd).enumerate() {
             let (of, sf) = f.seq(h.clone(), LstmState::zeros(b, f.hidden, &device), false);
-            let (ob, sb) = r.seq(h, LstmState::zeros(b, r.hidden, &device), true);
-            h = Tensor::cat(vec![of, ob], 2); // [B, T, 2H]
+            let (ob, sb) = r.seq(h.clone(), LstmState::zeros(b, r.hidden, &device), true);
+            if i + 1 < layers {
+                h = Tensor::cat(vec![of, ob], 2); // [B, T, 2H]: the next layer's input
+            }
             last = Some(Tensor::cat(vec![sf.h, sb.h], 1)); // [B, 2H]
         }
-        let last = last.unwrap_or_else(|| Tensor::zeros([b, 0], &device));
-        (h, last)
+        last.unwrap_or_else(|| Tensor::zeros([b, 0], &device))
     }
 
     pub fn summary_size(&self) -> usize {

@@ -11,6 +11,7 @@
 //! reads from the last step to the first, outputs stay aligned with inputs), then one row per batch
 //! row with the final cell state; the outputs are a contiguous `[B, T, H]` prefix. The final hidden state is the output at the last position read.
 
+use super::panels::Panels;
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -394,32 +395,6 @@ fn small_m_body(
 
 dispatch_simd!(small_m, small_m_body, (mnk: (usize, usize, usize), dst: &mut [f32], dst_rs: usize, accumulate: bool, lhs: &[f32], lhs_strides: (usize, usize), rhs: &[f32], rhs_rs: usize));
 
-/// `dst[m×n] (= or +=) lhs[m×k] · rhs[k×n]` for row-major operands given by their row strides, on
-/// this thread (the stepwise decoder runs one thread per slice of the batch).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn matmul_into(
-    (m, n, k): (usize, usize, usize),
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: &[f32],
-    lhs_rs: usize,
-    rhs: &[f32],
-    rhs_rs: usize,
-) {
-    matmul(
-        (m, n, k),
-        dst,
-        (dst_rs, 1),
-        accumulate,
-        lhs,
-        (lhs_rs, 1),
-        rhs,
-        (rhs_rs, 1),
-        false,
-    );
-}
-
 /// Plain row-major `c = a · b` (`a` `[m, k]`, `b` `[k, n]`) on all threads: the sgemm the
 /// benchmarks compare with.
 pub fn sgemm(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
@@ -464,6 +439,7 @@ pub fn forward(
     }
     let parts = chunk_rows(b);
     let per = parts.first().map(|p| p.1).unwrap_or(1);
+    let w_panels = Panels::new(&w_hh, (h, g4), (g4, 1)); // [H, 4H] as column panels
     let (out_h, out_c) = out.split_at_mut(b * t * h);
     let chunks: Vec<Chunk> = out_h
         .par_chunks_mut(per * t * h)
@@ -481,18 +457,9 @@ pub fn forward(
                 let (h_prev, h_next) = hiddens.split_at_mut((s + 1) * rows * h);
                 let h_prev = &h_prev[s * rows * h..]; // [rows, H]
                 let h_next = &mut h_next[..rows * h]; // [rows, H]
-                                                      // gates = h_{s-1} · W_hh, then the fused gate arithmetic with the inputs.
-                matmul(
-                    (rows, g4, h),
-                    gs,
-                    (g4, 1),
-                    false,
-                    h_prev,
-                    (h, 1),
-                    &w_hh,
-                    (g4, 1),
-                    false,
-                );
+
+                // gates = h_{s-1} · W_hh, then the fused gate arithmetic with the inputs.
+                w_panels.product(rows, gs, g4, false, h_prev, h);
                 let (c_prev, c_next) = cells.split_at_mut((s + 1) * rows * h);
                 let x = &xp[(first * t + pos) * g4..]; // row r at r·T·4H
                 gates_forward(
@@ -555,6 +522,7 @@ pub fn backward(saved: &Saved, d_out: &[f32]) -> SeqGrads {
         };
     }
     let per = saved.chunks.first().map(|c| c.rows).unwrap_or(1);
+    let w_t_panels = Panels::new(&saved.w_hh, (g4, h), (1, g4)); // W_hhᵀ [4H, H] as column panels
     d_xp.par_chunks_mut(per * t * g4)
         .zip(d_h0.par_chunks_mut(per * h))
         .zip(d_c0.par_chunks_mut(per * h))
@@ -581,17 +549,7 @@ pub fn backward(saved: &Saved, d_out: &[f32]) -> SeqGrads {
                     t * g4,
                 );
                 // dh_{s-1} = dG_s · W_hhᵀ (the rows of dG_s are strided inside d_xp)
-                matmul(
-                    (rows, h, g4),
-                    &mut dh_next,
-                    (h, 1),
-                    false,
-                    &d_xp[pos * g4..],
-                    (t * g4, 1),
-                    &saved.w_hh,
-                    (1, g4),
-                    false,
-                );
+                w_t_panels.product(rows, &mut dh_next, h, false, &d_xp[pos * g4..], t * g4);
                 dh.copy_from_slice(&dh_next);
                 for r in 0..rows {
                     h_prev[(r * t + pos) * h..(r * t + pos + 1) * h].copy_from_slice(

@@ -14,6 +14,7 @@ pub mod lstm_kernel;
 pub mod lstm_op;
 pub mod matmul_op;
 pub mod noise;
+pub mod panels;
 pub mod record_check;
 pub mod stepwise_kernel;
 pub mod store;

@@ -11,7 +11,8 @@
 //! choice, first maximum on ties as burn's `argmax`), up to the rounding of the matrix products and
 //! of the fast `exp` of the gate arithmetic: `decoder::tests` checks tokens and logits against it.
 
-use super::lstm_kernel::{gates_forward, matmul_into};
+use super::lstm_kernel::gates_forward;
+use super::panels::Panels;
 use rayon::prelude::*;
 
 /// One LSTM layer's weights, row-major.
@@ -140,9 +141,10 @@ pub fn decode(d: &Decode) -> Decoded {
     let threads = rayon::current_num_threads().clamp(1, n.max(1));
     let per = n.div_ceil(threads).max(1);
     let parts: Vec<(usize, usize)> = (0..n).step_by(per).map(|f| (f, per.min(n - f))).collect();
+    let panels = StepPanels::new(d);
     let chunks: Vec<Decoded> = parts
         .par_iter()
-        .map(|&(first, rows)| decode_rows(d, first, rows))
+        .map(|&(first, rows)| decode_rows(d, &panels, first, rows))
         .collect();
     let mut all = Decoded {
         logits: Vec::with_capacity(n * t * out),
@@ -159,8 +161,40 @@ pub fn decode(d: &Decode) -> Decoded {
     all
 }
 
+/// The weights every step multiplies by, as column panels (read once per step by every thread).
+struct StepPanels {
+    /// Per layer: `W_ih` `[H_{i-1}, 4H_i]` (None for the first layer) and `W_hh` `[H_i, 4H_i]`.
+    layers: Vec<(Option<Panels>, Panels)>,
+    /// `[H_top, out]`
+    out_w: Panels,
+}
+
+impl StepPanels {
+    fn new(d: &Decode) -> Self {
+        let layers = d
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let g4 = 4 * l.hidden;
+                let w_ih = (i > 0).then(|| {
+                    let d_in = d.layers[i - 1].hidden;
+                    Panels::new(l.w_ih, (d_in, g4), (g4, 1))
+                });
+                (w_ih, Panels::new(l.w_hh, (l.hidden, g4), (g4, 1)))
+            })
+            .collect();
+        let top = d.layers[d.layers.len() - 1].hidden;
+        let out = d.out_width();
+        StepPanels {
+            layers,
+            out_w: Panels::new(d.out_w, (top, out), (out, 1)),
+        }
+    }
+}
+
 /// Rows `first..first + rows` through all steps, on this thread.
-fn decode_rows(d: &Decode, first: usize, rows: usize) -> Decoded {
+fn decode_rows(d: &Decode, panels: &StepPanels, first: usize, rows: usize) -> Decoded {
     let (t_len, w, out) = (d.steps, d.in_width, d.out_width());
     let g0 = 4 * d.layers[0].hidden;
     let state_w: usize = d.layers.iter().map(|l| 2 * l.hidden).sum();
@@ -224,27 +258,13 @@ fn decode_rows(d: &Decode, first: usize, rows: usize) -> Decoded {
                     x[r * g4..(r + 1) * g4].copy_from_slice(l.bias);
                 }
                 let d_in = d.layers[i - 1].hidden;
-                matmul_into(
-                    (rows, g4, d_in),
-                    x,
-                    g4,
-                    true,
-                    &h_next[i - 1],
-                    d_in,
-                    l.w_ih,
-                    g4,
-                );
+                if let Some(w_ih) = &panels.layers[i].0 {
+                    w_ih.product(rows, x, g4, true, &h_next[i - 1], d_in);
+                }
             }
-            matmul_into(
-                (rows, g4, hd),
-                &mut gates[i],
-                g4,
-                false,
-                &h[i],
-                hd,
-                l.w_hh,
-                g4,
-            );
+            panels.layers[i]
+                .1
+                .product(rows, &mut gates[i], g4, false, &h[i], hd);
             gates_forward(
                 hd,
                 &mut gates[i],
@@ -263,16 +283,9 @@ fn decode_rows(d: &Decode, first: usize, rows: usize) -> Decoded {
             logits[(r * t_len + t) * out..(r * t_len + t + 1) * out].copy_from_slice(d.out_b);
         }
         let hd = d.layers[top].hidden;
-        matmul_into(
-            (rows, out, hd),
-            &mut logits[t * out..],
-            t_len * out,
-            true,
-            &h[top],
-            hd,
-            d.out_w,
-            out,
-        );
+        panels
+            .out_w
+            .product(rows, &mut logits[t * out..], t_len * out, true, &h[top], hd);
         // Choose each track's token and encode it as the next input.
         sampled.fill(0.0);
         let (mut lo, mut wo) = (0, 0);

@@ -112,7 +112,7 @@ impl<B: Backend> MusicVae<B> {
 
     /// `[B, T, W]` → (μ, σ), each `[B, Z]`.
     pub fn encode(&self, inputs: Tensor<B, 3>) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let (_, summary) = self.encoder.forward(inputs); // [B, 2H]
+        let summary = self.encoder.summary(inputs); // [B, 2H]
         let mu = self.mu.forward2(summary.clone()); // [B, Z]
         let sigma = softplus(self.sigma.forward2(summary), 1.0); // [B, Z]
         (mu, sigma)
