@@ -11,7 +11,7 @@
 //! reads from the last step to the first, outputs stay aligned with inputs), then one row per batch
 //! row with the final cell state; the outputs are a contiguous `[B, T, H]` prefix. The final hidden state is the output at the last position read.
 
-use super::panels::Panels;
+use super::panels::{Operand, Panels};
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -359,7 +359,7 @@ pub(super) fn matmul(
 }
 
 /// Up to this many rows, a product runs as [`small_m`].
-const SMALL_M: usize = 4;
+pub(super) const SMALL_M: usize = 4;
 
 /// `dst (= or +=) lhs · rhs` for `m ≤ SMALL_M` rows with unit column strides in `dst` and `rhs`:
 /// `rhs` is read once, row after row in memory order (the hardware prefetcher's best case; these
@@ -439,7 +439,7 @@ pub fn forward(
     }
     let parts = chunk_rows(b);
     let per = parts.first().map(|p| p.1).unwrap_or(1);
-    let w_panels = Panels::new(&w_hh, (h, g4), (g4, 1)); // [H, 4H] as column panels
+    let w_op = Operand::new(&w_hh, (h, g4), per); // [H, 4H]
     let (out_h, out_c) = out.split_at_mut(b * t * h);
     let chunks: Vec<Chunk> = out_h
         .par_chunks_mut(per * t * h)
@@ -459,7 +459,7 @@ pub fn forward(
                 let h_next = &mut h_next[..rows * h]; // [rows, H]
 
                 // gates = h_{s-1} · W_hh, then the fused gate arithmetic with the inputs.
-                w_panels.product(rows, gs, g4, false, h_prev, h);
+                w_op.product(rows, gs, g4, false, h_prev, h);
                 let (c_prev, c_next) = cells.split_at_mut((s + 1) * rows * h);
                 let x = &xp[(first * t + pos) * g4..]; // row r at r·T·4H
                 gates_forward(

@@ -10,7 +10,7 @@
 //! product of backward, `[rows, 2048] · [2048, 512]`: 33 → 91 and 123 → 155). Building the panels
 //! is one copy of the matrix per sequence.
 
-use super::lstm_kernel::matmul;
+use super::lstm_kernel::{matmul, SMALL_M};
 
 /// Width of a panel: four AVX-512 registers, the `gemm` crate's micro-kernel height.
 const PANEL: usize = 64;
@@ -81,6 +81,53 @@ impl Panels {
     }
 }
 
+/// A row-major right-hand matrix `[k, n]` that many products read: as [`Panels`] when those
+/// products have more rows than the streamed kernel takes (gemm), in place otherwise (the streamed
+/// kernel reads rows in memory order already; a copy would only cost time, e.g. once per bar of a
+/// hierarchical decode of a few phrases).
+#[derive(Debug)]
+pub enum Operand<'a> {
+    Panels(Panels),
+    InPlace { data: &'a [f32], k: usize, n: usize },
+}
+
+impl<'a> Operand<'a> {
+    /// `src` `[k, n]` row-major, for products of `rows` rows.
+    pub fn new(src: &'a [f32], (k, n): (usize, usize), rows: usize) -> Self {
+        if rows > SMALL_M {
+            Operand::Panels(Panels::new(src, (k, n), (n, 1)))
+        } else {
+            Operand::InPlace { data: src, k, n }
+        }
+    }
+
+    /// `dst[m × n] (= or +=) lhs[m × k] · self` (see [`Panels::product`]).
+    pub fn product(
+        &self,
+        m: usize,
+        dst: &mut [f32],
+        dst_rs: usize,
+        accumulate: bool,
+        lhs: &[f32],
+        lhs_rs: usize,
+    ) {
+        match self {
+            Operand::Panels(p) => p.product(m, dst, dst_rs, accumulate, lhs, lhs_rs),
+            &Operand::InPlace { data, k, n } => matmul(
+                (m, n, k),
+                dst,
+                (dst_rs, 1),
+                accumulate,
+                lhs,
+                (lhs_rs, 1),
+                data,
+                (n, 1),
+                false,
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +183,19 @@ mod tests {
                         // Padding between rows is left alone.
                         for j in n..dst_rs {
                             assert_eq!(dst[i * dst_rs + j], start[i * dst_rs + j]);
+                        }
+                    }
+                    if !transposed {
+                        // The same product through `Operand`: in place for ≤ SMALL_M rows (m 1, 3),
+                        // as panels above.
+                        let mut via = start.clone();
+                        Operand::new(&src, (k, n), m)
+                            .product(m, &mut via, dst_rs, accumulate, &lhs, lhs_rs);
+                        for (a, b) in via.iter().zip(&dst) {
+                            assert!(
+                                (a - b).abs() < 1e-4 * (1.0 + b.abs()),
+                                "operand m {m}: {a} vs {b}"
+                            );
                         }
                     }
                 }

@@ -12,7 +12,7 @@
 //! of the fast `exp` of the gate arithmetic: `decoder::tests` checks tokens and logits against it.
 
 use super::lstm_kernel::gates_forward;
-use super::panels::Panels;
+use super::panels::Operand;
 use rayon::prelude::*;
 
 /// One LSTM layer's weights, row-major.
@@ -141,7 +141,7 @@ pub fn decode(d: &Decode) -> Decoded {
     let threads = rayon::current_num_threads().clamp(1, n.max(1));
     let per = n.div_ceil(threads).max(1);
     let parts: Vec<(usize, usize)> = (0..n).step_by(per).map(|f| (f, per.min(n - f))).collect();
-    let panels = StepPanels::new(d);
+    let panels = StepPanels::new(d, per);
     let chunks: Vec<Decoded> = parts
         .par_iter()
         .map(|&(first, rows)| decode_rows(d, &panels, first, rows))
@@ -161,16 +161,18 @@ pub fn decode(d: &Decode) -> Decoded {
     all
 }
 
-/// The weights every step multiplies by, as column panels (read once per step by every thread).
-struct StepPanels {
+/// The weights every step multiplies by (read once per step by every thread), as column panels
+/// where the products have enough rows.
+struct StepPanels<'a> {
     /// Per layer: `W_ih` `[H_{i-1}, 4H_i]` (None for the first layer) and `W_hh` `[H_i, 4H_i]`.
-    layers: Vec<(Option<Panels>, Panels)>,
+    layers: Vec<(Option<Operand<'a>>, Operand<'a>)>,
     /// `[H_top, out]`
-    out_w: Panels,
+    out_w: Operand<'a>,
 }
 
-impl StepPanels {
-    fn new(d: &Decode) -> Self {
+impl<'a> StepPanels<'a> {
+    /// For products of `rows` rows (one thread's slice of the batch).
+    fn new(d: &Decode<'a>, rows: usize) -> Self {
         let layers = d
             .layers
             .iter()
@@ -179,16 +181,16 @@ impl StepPanels {
                 let g4 = 4 * l.hidden;
                 let w_ih = (i > 0).then(|| {
                     let d_in = d.layers[i - 1].hidden;
-                    Panels::new(l.w_ih, (d_in, g4), (g4, 1))
+                    Operand::new(l.w_ih, (d_in, g4), rows)
                 });
-                (w_ih, Panels::new(l.w_hh, (l.hidden, g4), (g4, 1)))
+                (w_ih, Operand::new(l.w_hh, (l.hidden, g4), rows))
             })
             .collect();
         let top = d.layers[d.layers.len() - 1].hidden;
         let out = d.out_width();
         StepPanels {
             layers,
-            out_w: Panels::new(d.out_w, (top, out), (out, 1)),
+            out_w: Operand::new(d.out_w, (top, out), rows),
         }
     }
 }
