@@ -388,6 +388,35 @@ fn tiny_drum_style_classifier_trains_and_classifies() {
         "{out}"
     );
 
+    // The shipped drum model's style vectors judged by this classifier on the held-out beats:
+    // the table says how many hits (not only steps) each vector changed.
+    let table = d.path().join("styles.json");
+    let o = musicvae(&[
+        "eval-attributes",
+        "-m",
+        "models/drums_2bar",
+        "--data",
+        data.to_str().unwrap(),
+        "--classifier",
+        model.to_str().unwrap(),
+        "--max-per-label",
+        "3",
+        "-o",
+        table.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("hits changed +v / −v"), "{out}");
+    let t: serde_json::Value = serde_json::from_slice(&std::fs::read(&table).unwrap()).unwrap();
+    let rows = t["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{t}");
+    for r in rows {
+        for key in ["hits_changed_toward", "hits_changed_away"] {
+            let v = r[key].as_f64().unwrap_or(-1.0);
+            assert!((0.0..=1.0).contains(&v), "{key}: {r}");
+        }
+    }
+
     // Melody-only settings are refused for drums; --kind melody on drums finds no melody.
     let again = d.path().join("again");
     let o = musicvae(&[

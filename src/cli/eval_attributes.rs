@@ -11,8 +11,10 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use musicvae::classifier::GenreClassifier;
 use musicvae::data::cache::Cache;
-use musicvae::data::converter::Window;
-use musicvae::generate::attribute_eval::{AttributeEvaluation, RowAccumulator, WindowMeasure};
+use musicvae::data::converter::{DataKind, Window};
+use musicvae::generate::attribute_eval::{
+    hits_changed, AttributeEvaluation, RowAccumulator, WindowMeasure,
+};
 use musicvae::generate::attributes::{shift, AttributeVector, Attributes};
 use musicvae::generate::{token_accuracy, Vae};
 use musicvae::io_util::write_atomic;
@@ -199,6 +201,7 @@ fn measure<B: Backend>(
     genres: &[(usize, &AttributeVector)],
 ) -> Result<Vec<RowAccumulator>> {
     let names = &cache.meta.labels;
+    let drums = vae.kind() == DataKind::Drums;
     let mut acc = vec![RowAccumulator::default(); genres.len()];
     let pb = bar(picked.len() as u64, "evaluate");
     for chunk in picked.chunks(64) {
@@ -224,6 +227,12 @@ fn measure<B: Backend>(
                     p_away: p_down[k][*c] as f64,
                     changed_toward: 1.0 - token_accuracy(&w_up[k], &base[k]),
                     changed_away: 1.0 - token_accuracy(&w_down[k], &base[k]),
+                    hits_changed: drums.then(|| {
+                        (
+                            hits_changed(&w_up[k].tracks[0], &base[k].tracks[0]),
+                            hits_changed(&w_down[k].tracks[0], &base[k].tracks[0]),
+                        )
+                    }),
                 });
             }
         }
@@ -235,13 +244,25 @@ fn measure<B: Backend>(
 
 /// The per-genre table and the mean rise and fall.
 fn print_table(eval: &AttributeEvaluation, amount: f64) {
+    let drums = eval.rows.iter().any(|r| r.hits_changed_toward.is_some());
     println!(
-        "mean P(genre), A = {}: before → after +A·v  (−A·v)   | other genres' windows: before → after | steps changed +v / −v",
-        amount
+        "mean P(genre), A = {}: before → after +A·v  (−A·v)   | other genres' windows: before → after | steps changed +v / −v{}",
+        amount,
+        if drums { " | hits changed +v / −v" } else { "" }
     );
+    let pct = |v: Option<f64>| v.map_or(String::new(), |v| format!("{:>4.0}%", 100.0 * v));
     for r in &eval.rows {
+        let hits = if drums {
+            format!(
+                " | {} / {}",
+                pct(r.hits_changed_toward),
+                pct(r.hits_changed_away)
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "  {:<16} {:>5.1}% → {:>5.1}%  ({:>5.1}%)   | {:>5.1}% → {:>5.1}% | {:>4.0}% / {:>4.0}%",
+            "  {:<16} {:>5.1}% → {:>5.1}%  ({:>5.1}%)   | {:>5.1}% → {:>5.1}% | {:>4.0}% / {:>4.0}%{hits}",
             r.label,
             100.0 * r.before,
             100.0 * r.toward,
@@ -252,8 +273,19 @@ fn print_table(eval: &AttributeEvaluation, amount: f64) {
             100.0 * r.changed_away
         );
     }
+    let hits = if drums {
+        let mean = eval
+            .rows
+            .iter()
+            .filter_map(|r| r.hits_changed_toward)
+            .sum::<f64>()
+            / eval.rows.len().max(1) as f64;
+        format!("; hits changed by +A·v: {:.0}% on average", 100.0 * mean)
+    } else {
+        String::new()
+    };
     println!(
-        "mean rise toward the genre: {:+.1} points; mean fall away from it: {:+.1} points",
+        "mean rise toward the genre: {:+.1} points; mean fall away from it: {:+.1} points{hits}",
         100.0 * eval.mean_rise(),
         -100.0 * eval.mean_fall()
     );

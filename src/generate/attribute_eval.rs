@@ -1,6 +1,7 @@
 //! How well attribute vectors work (`musicvae eval-attributes`): for each genre g, the genre
 //! classifier's mean probability of g on decoded phrases before and after moving their μ by ±A·v_g,
-//! and how far the phrases moved (fraction of steps whose token changed).
+//! and how far the phrases moved (fraction of steps whose token changed; for drums also the
+//! fraction of hits that changed).
 //!
 //! "Before" is the decoded μ (the reconstruction), not the input window, so that before and after
 //! are both outputs of the same decoder and only the attribute shift differs.
@@ -22,6 +23,28 @@ pub struct AttributeRow {
     /// Mean fraction of steps that differ from the reconstruction after +A·v (and −A·v).
     pub changed_toward: f64,
     pub changed_away: f64,
+    /// Drums: mean fraction of hits (drum class at a step) changed by +A·v (and −A·v): hits in
+    /// one beat and not the other, over the hits in either ([`hits_changed`]). None for melodies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hits_changed_toward: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hits_changed_away: Option<f64>,
+}
+
+/// The fraction of hits that differ between two drum tracks of the same length, each step a
+/// token whose bits are the drum classes hit (Magenta's drum encoding): hits in one and not the
+/// other, over the hits in either (0 when neither has a hit).
+pub fn hits_changed(a: &[u16], b: &[u16]) -> f64 {
+    let (mut differ, mut either) = (0u32, 0u32);
+    for (&x, &y) in a.iter().zip(b) {
+        differ += (x ^ y).count_ones();
+        either += (x | y).count_ones();
+    }
+    if either == 0 {
+        0.0
+    } else {
+        differ as f64 / either as f64
+    }
 }
 
 /// The whole evaluation.
@@ -66,6 +89,9 @@ pub struct RowAccumulator {
     toward_others: f64,
     changed_toward: f64,
     changed_away: f64,
+    hits: usize,
+    hits_toward: f64,
+    hits_away: f64,
 }
 
 /// What was measured for one window and one genre.
@@ -78,6 +104,8 @@ pub struct WindowMeasure {
     pub p_away: f64,
     pub changed_toward: f64,
     pub changed_away: f64,
+    /// Drums: [`hits_changed`] after +A·v and −A·v.
+    pub hits_changed: Option<(f64, f64)>,
 }
 
 impl RowAccumulator {
@@ -88,6 +116,11 @@ impl RowAccumulator {
         self.away += m.p_away;
         self.changed_toward += m.changed_toward;
         self.changed_away += m.changed_away;
+        if let Some((toward, away)) = m.hits_changed {
+            self.hits += 1;
+            self.hits_toward += toward;
+            self.hits_away += away;
+        }
         if !m.same_genre {
             self.n_others += 1;
             self.before_others += m.p_before;
@@ -107,6 +140,8 @@ impl RowAccumulator {
             toward_others: self.toward_others / no,
             changed_toward: self.changed_toward / n,
             changed_away: self.changed_away / n,
+            hits_changed_toward: (self.hits > 0).then(|| self.hits_toward / self.hits as f64),
+            hits_changed_away: (self.hits > 0).then(|| self.hits_away / self.hits as f64),
         }
     }
 }
@@ -125,6 +160,7 @@ mod tests {
             p_away: 0.2,
             changed_toward: 0.1,
             changed_away: 0.5,
+            hits_changed: None,
         });
         acc.add(WindowMeasure {
             same_genre: false,
@@ -133,6 +169,7 @@ mod tests {
             p_away: 0.0,
             changed_toward: 0.3,
             changed_away: 0.1,
+            hits_changed: None,
         });
         let r = acc.finish("irish");
         assert!((r.before - 0.4).abs() < 1e-12);
@@ -142,6 +179,7 @@ mod tests {
         assert!((r.toward_others - 0.6).abs() < 1e-12);
         assert!((r.changed_toward - 0.2).abs() < 1e-12);
         assert!((r.changed_away - 0.3).abs() < 1e-12);
+        assert_eq!(r.hits_changed_toward, None);
         let e = AttributeEvaluation {
             model: "m".into(),
             classifier: "c".into(),
@@ -158,5 +196,33 @@ mod tests {
         };
         assert!((e.mean_rise() - 0.2).abs() < 1e-12);
         assert!((e.mean_fall() - 0.15).abs() < 1e-12);
+    }
+
+    #[test]
+    fn hits_changed_counts_hits_not_steps() {
+        // Kick (bit 0) and snare (bit 1) on step 0, rests, a hi-hat (bit 2) on step 3.
+        let a = [0b011, 0, 0, 0b100];
+        assert_eq!(hits_changed(&a, &a), 0.0);
+        // The snare dropped: 1 of 3 hits differs (a step-wise measure would say 1 of 4 steps).
+        assert!((hits_changed(&a, &[0b001, 0, 0, 0b100]) - 1.0 / 3.0).abs() < 1e-12);
+        // A new hit on a rest step, and one moved: 3 hits differ of the 5 in either.
+        assert!((hits_changed(&a, &[0b011, 0b1000, 0, 0b010]) - 3.0 / 5.0).abs() < 1e-12);
+        assert_eq!(hits_changed(&[0, 0], &[0, 0]), 0.0);
+        // Averaged per window; rows without drum measures carry none.
+        let mut acc = RowAccumulator::default();
+        for h in [0.2, 0.4] {
+            acc.add(WindowMeasure {
+                same_genre: true,
+                p_before: 0.5,
+                p_toward: 0.5,
+                p_away: 0.5,
+                changed_toward: 0.0,
+                changed_away: 0.0,
+                hits_changed: Some((h, 2.0 * h)),
+            });
+        }
+        let r = acc.finish("funk");
+        assert!((r.hits_changed_toward.unwrap() - 0.3).abs() < 1e-12);
+        assert!((r.hits_changed_away.unwrap() - 0.6).abs() < 1e-12);
     }
 }
