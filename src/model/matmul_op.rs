@@ -225,6 +225,19 @@ mod tests {
         )
     }
 
+    /// Same shape, and values within 1e-4 of the largest magnitude in `want`.
+    fn assert_close(got: &TensorData, want: &TensorData, what: &str) {
+        assert_eq!(got.shape, want.shape, "{what} shape");
+        let (p, q) = (got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap());
+        let scale = q.iter().map(|v| v.abs()).fold(1.0f32, f32::max);
+        let worst = p
+            .iter()
+            .zip(&q)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst <= 1e-4 * scale, "{what}: {worst}");
+    }
+
     /// A dense layer over rank-3 input with a bias: values and all three gradients agree with
     /// burn's reshape, `matmul` and broadcast add (to 1e-4 relative).
     #[test]
@@ -267,15 +280,7 @@ mod tests {
             };
             let (p, q) = (run(true), run(false));
             for (what, (p, q)) in ["value", "dX", "dW", "dbias"].iter().zip(p.iter().zip(&q)) {
-                assert_eq!(p.shape, q.shape, "{what} shape");
-                let (p, q) = (p.to_vec::<f32>().unwrap(), q.to_vec::<f32>().unwrap());
-                let scale = q.iter().map(|v| v.abs()).fold(1.0f32, f32::max);
-                let worst = p
-                    .iter()
-                    .zip(&q)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0, f32::max);
-                assert!(worst <= 1e-4 * scale, "{b}x{t}x{k}x{n} {what}: {worst}");
+                assert_close(p, q, &format!("{b}x{t}x{k}x{n} {what}"));
             }
         }
     }
@@ -302,14 +307,7 @@ mod tests {
             };
             let (x, y) = (run(true), run(false));
             for (what, (p, q)) in ["product", "dA", "dB"].iter().zip(x.iter().zip(&y)) {
-                let (p, q) = (p.to_vec::<f32>().unwrap(), q.to_vec::<f32>().unwrap());
-                let scale = q.iter().map(|v| v.abs()).fold(1.0f32, f32::max);
-                let worst = p
-                    .iter()
-                    .zip(&q)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0, f32::max);
-                assert!(worst <= 1e-4 * scale, "{m}x{k}x{n} {what}: {worst}");
+                assert_close(p, q, &format!("{m}x{k}x{n} {what}"));
             }
         }
     }
