@@ -49,6 +49,21 @@ pub enum DecodeMode<B: Backend> {
     },
 }
 
+impl<B: Backend> DecodeMode<B> {
+    /// The same mode for batch rows `start..start + len` (one part of a data-parallel step).
+    pub fn rows(&self, start: usize, len: usize) -> Self {
+        match self {
+            DecodeMode::TeacherForced { inputs } => DecodeMode::TeacherForced {
+                inputs: inputs.clone().narrow(0, start, len), // [len, T, W]
+            },
+            DecodeMode::Stepwise { inputs, noise } => DecodeMode::Stepwise {
+                inputs: inputs.clone().map(|x| x.narrow(0, start, len)), // [len, T, W]
+                noise: noise.rows(start, len),
+            },
+        }
+    }
+}
+
 impl<B: Backend> CoreDecoder<B> {
     pub fn new(
         in_width: usize,

@@ -50,6 +50,19 @@ impl<B: Backend> StepNoise<B> {
         }
     }
 
+    /// The noise of batch rows `start..start + len` (one part of a data-parallel step).
+    pub fn rows(&self, start: usize, len: usize) -> Self {
+        StepNoise {
+            feed_sample: self.feed_sample.clone().map(|m| m.narrow(0, start, len)), // [len, T]
+            gumbel: self.gumbel.clone().map(|g| {
+                g.into_iter()
+                    .map(|t| t.narrow(0, start, len)) // [len, T, depth]
+                    .collect()
+            }),
+            temperature: self.temperature,
+        }
+    }
+
     /// The noise of steps `start..start + len` of track `k` alone (one bar of one track of the
     /// hierarchical decoder).
     pub fn narrow(&self, k: usize, start: usize, len: usize) -> Self {

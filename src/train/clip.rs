@@ -36,6 +36,34 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
     }
 }
 
+struct Add<'a> {
+    grads: &'a mut GradientsParams,
+    other: GradientsParams,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Add<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let Some(o) = self.other.remove::<B::InnerBackend, D>(param.id) else {
+            return;
+        };
+        let sum = match self.grads.remove::<B::InnerBackend, D>(param.id) {
+            Some(g) => g + o,
+            None => o,
+        };
+        self.grads.register::<B::InnerBackend, D>(param.id, sum);
+    }
+}
+
+/// Add the gradients in `other` to those in `grads`, parameter by parameter.
+pub fn add_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    grads: &mut GradientsParams,
+    other: GradientsParams,
+) {
+    let mut v = Add { grads, other };
+    model.visit(&mut v);
+}
+
 /// The global L2 norm of all gradients of `model` (one device → host read).
 pub fn global_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: &M,

@@ -5,6 +5,7 @@ pub mod clip;
 pub mod curves;
 pub mod data;
 pub mod eval;
+pub mod parallel;
 pub mod recipe;
 pub mod step;
 pub mod trainer;

@@ -3,15 +3,17 @@
 //! backward, global-norm clipping (a non-finite or huge norm skips the step), Adam at the
 //! scheduled learning rate.
 
-use super::clip::{global_norm, scale_grads};
+use super::clip::{add_grads, global_norm, scale_grads};
+use super::parallel;
 use crate::model::batch::{Batch, TrackSpec};
 use crate::model::loss::{correct_counts, vae_loss};
 use crate::model::noise::StepNoise;
 use crate::model::vae::DecodeMode;
 use crate::model::{Config, MusicVae};
 use crate::rng::Rng;
+use burn::module::Module;
 use burn::optim::{GradientsParams, Optimizer};
-use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor, TensorData};
+use burn::tensor::{backend::AutodiffBackend, backend::Backend, Int, Tensor, TensorData};
 
 /// The scalars of one step (read from the device once).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,6 +69,108 @@ pub fn scheduled_mode<B: Backend>(
     }
 }
 
+/// What one part of a step gives back: its gradients (of its loss weighted by its share of the
+/// batch) and its weighted statistics `[loss, r_loss, kl, correct per track…]` on the inner backend.
+struct PartResult<B: AutodiffBackend> {
+    grads: GradientsParams,
+    stats: Tensor<B::InnerBackend, 1>,
+}
+
+/// Forward and backward of `model` on one part of a batch, its loss weighted by `weight`.
+#[allow(clippy::too_many_arguments)]
+fn part_gradients<B: AutodiffBackend>(
+    model: &MusicVae<B>,
+    config: &Config,
+    inputs: Tensor<B, 3>,
+    targets: &[Tensor<B, 2, Int>],
+    eps: Tensor<B, 2>,
+    mode: DecodeMode<B>,
+    step: u64,
+    weight: f64,
+) -> PartResult<B> {
+    let mc = &config.model;
+    let (mu, sigma) = model.encode(inputs); // [b, Z] each
+    let z = mu.clone() + sigma.clone() * eps; // [b, Z]
+    let out = model.decode(z, mode);
+    let terms = vae_loss(
+        &out.logits,
+        targets,
+        mu,
+        sigma,
+        mc.free_nats(),
+        mc.beta(step),
+    );
+    let correct = correct_counts(&out.logits, targets);
+    let loss = if weight == 1.0 {
+        terms.loss
+    } else {
+        terms.loss.mul_scalar(weight) // [1]
+    };
+    let mut stats = vec![
+        loss.clone().inner(),
+        terms.r_loss.inner().mean().mul_scalar(weight),
+        terms.kl.inner().mean().mul_scalar(weight),
+    ];
+    stats.extend(correct.iter().map(|c| c.clone().inner().float()));
+    let grads = loss.backward();
+    PartResult {
+        grads: GradientsParams::from_grads(grads, model),
+        stats: Tensor::cat(stats, 0), // [3 + tracks]
+    }
+}
+
+/// The gradients of the whole batch: in one piece (`parts` ≤ 1), or as the sum of `parts` parts,
+/// each run on its own core by its own copy of the model's autodiff graph (see
+/// [`super::parallel`]).
+fn batch_gradients<B: AutodiffBackend>(
+    model: &MusicVae<B>,
+    config: &Config,
+    batch: &Batch<B>,
+    eps: Tensor<B, 2>,
+    mode: DecodeMode<B>,
+    step: u64,
+    parts: usize,
+) -> PartResult<B> {
+    let [n, _, _] = batch.inputs.dims();
+    if parts <= 1 {
+        let inputs = batch.inputs.clone();
+        return part_gradients(model, config, inputs, &batch.targets, eps, mode, step, 1.0);
+    }
+    let device = batch.inputs.device();
+    let inputs: Vec<_> = parallel::split(n, parts)
+        .into_iter()
+        .map(|(start, len)| {
+            let targets: Vec<_> = batch
+                .targets
+                .iter()
+                .map(|t| t.clone().narrow(0, start, len)) // [len, T]
+                .collect();
+            (
+                model.clone(),
+                batch.inputs.clone().narrow(0, start, len), // [len, T, W]
+                targets,
+                eps.clone().narrow(0, start, len), // [len, Z]
+                mode.rows(start, len),
+                len as f64 / n as f64,
+            )
+        })
+        .collect();
+    let results = parallel::run(inputs, |(part, x, targets, eps, mode, weight)| {
+        // Fresh autodiff nodes for the parameters (same ids): each part builds its own graph.
+        let part = part.fork(&device);
+        part_gradients(&part, config, x, &targets, eps, mode, step, weight)
+    });
+    let mut results = results.into_iter();
+    let Some(mut total) = results.next() else {
+        unreachable!("a split batch has at least one part")
+    };
+    for r in results {
+        add_grads::<B, _>(model, &mut total.grads, r.grads);
+        total.stats = total.stats + r.stats;
+    }
+    total
+}
+
 /// Run one step at global step `step` and return the updated model.
 pub fn optimisation_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
     model: MusicVae<B>,
@@ -77,27 +181,12 @@ pub fn optimisation_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
     mode: DecodeMode<B>,
     step: u64,
 ) -> (MusicVae<B>, StepResult) {
-    let (mc, tc) = (&config.model, &config.train);
-    let (mu, sigma) = model.encode(batch.inputs.clone()); // [B, Z] each
-    let z = mu.clone() + sigma.clone() * eps; // [B, Z]
-    let out = model.decode(z, mode);
-    let terms = vae_loss(
-        &out.logits,
-        &batch.targets,
-        mu,
-        sigma,
-        mc.free_nats(),
-        mc.beta(step),
-    );
-    let correct = correct_counts(&out.logits, &batch.targets);
-    let mut stats = vec![
-        terms.loss.clone().inner(),
-        terms.r_loss.clone().inner().mean(),
-        terms.kl.clone().inner().mean(),
-    ];
-    stats.extend(correct.iter().map(|c| c.clone().inner().float()));
-    let grads = terms.loss.backward();
-    let mut gp = GradientsParams::from_grads(grads, &model);
+    let tc = &config.train;
+    let parts = parallel::parts::<B>(batch.inputs.dims()[0]);
+    let PartResult {
+        grads: mut gp,
+        stats,
+    } = batch_gradients(&model, config, batch, eps, mode, step, parts);
     let norm = global_norm::<B, _>(&model, &gp);
     let skipped = !norm.is_finite() || norm > tc.grad_norm_skip;
     let model = if skipped {
@@ -108,7 +197,7 @@ pub fn optimisation_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
         }
         optim.step(tc.learning_rate_at(step), model, gp)
     };
-    let s: Vec<f64> = Tensor::cat(stats, 0)
+    let s: Vec<f64> = stats
         .into_data()
         .convert::<f64>()
         .to_vec::<f64>()
@@ -123,4 +212,95 @@ pub fn optimisation_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
         skipped,
     };
     (model, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::train_speed::random_windows;
+    use crate::model::batch::make_batch;
+    use burn::backend::{Autodiff, NdArray};
+    use burn::module::{ModuleVisitor, Param};
+
+    type Ad = Autodiff<NdArray<f32>>;
+
+    /// Every parameter's gradient, flattened, in visiting order.
+    struct Collect<'a> {
+        grads: &'a GradientsParams,
+        out: Vec<Vec<f32>>,
+    }
+
+    impl ModuleVisitor<Ad> for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<Ad, D>>) {
+            let g = self
+                .grads
+                .get::<NdArray<f32>, D>(param.id)
+                .map(|g| g.into_data().to_vec::<f32>().unwrap_or_default())
+                .unwrap_or_default();
+            self.out.push(g);
+        }
+    }
+
+    /// The gradient and statistics of a batch cut into 2 or 3 parts (3: uneven) agree with the
+    /// batch in one piece, teacher-forced and with scheduled sampling.
+    #[test]
+    fn split_batch_gives_the_whole_batch_gradient() {
+        let config = Config::preset("tiny").expect("tiny preset");
+        let mc = &config.model;
+        let device = Default::default();
+        let model = MusicVae::<Ad>::new(mc, 3, &device);
+        let windows = random_windows(mc.data.kind, mc.data.steps(), 17, 5);
+        let refs: Vec<_> = windows.iter().collect();
+        let batch = make_batch::<Ad>(mc.data.kind, &refs, &device);
+        for p_sample in [0.0, 0.5] {
+            let mut rng = Rng::new(9);
+            let eps = host_normals::<Ad>(&mut rng, refs.len(), mc.z_size, &device);
+            let mode = scheduled_mode(&mut rng, &batch, &model.tracks, p_sample, &device);
+            let run = |parts| {
+                let r = batch_gradients(
+                    &model,
+                    &config,
+                    &batch,
+                    eps.clone(),
+                    mode.rows(0, 17),
+                    100,
+                    parts,
+                );
+                let mut c = Collect {
+                    grads: &r.grads,
+                    out: Vec::new(),
+                };
+                model.visit(&mut c);
+                let stats = r.stats.into_data().to_vec::<f32>().unwrap_or_default();
+                (c.out, stats)
+            };
+            let (whole, whole_stats) = run(1);
+            assert!(
+                whole.iter().all(|g| !g.is_empty()),
+                "every parameter has a gradient"
+            );
+            for parts in [2, 3] {
+                let (split, stats) = run(parts);
+                assert_eq!(split.len(), whole.len());
+                for (k, (a, b)) in whole.iter().zip(&split).enumerate() {
+                    assert_eq!(a.len(), b.len(), "parameter {k}");
+                    let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                    let diff = a
+                        .iter()
+                        .zip(b)
+                        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+                    assert!(
+                        diff <= 1e-4 * (1.0 + scale),
+                        "p {p_sample}, {parts} parts, parameter {k}: max diff {diff} (scale {scale})"
+                    );
+                }
+                for (a, b) in whole_stats.iter().zip(&stats) {
+                    assert!(
+                        (a - b).abs() <= 1e-4 * (1.0 + a.abs()),
+                        "stats {whole_stats:?} vs {stats:?}"
+                    );
+                }
+            }
+        }
+    }
 }
