@@ -8,7 +8,6 @@ use crate::model::batch::make_batch;
 use crate::model::{Config, MusicVae};
 use crate::rng::Rng;
 use crate::train::step::{host_normals, optimisation_step, scheduled_mode};
-use burn::optim::AdamConfig;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -90,11 +89,7 @@ pub fn train_speed<B: AutodiffBackend>(
     let mut model = MusicVae::<B>::new(mc, tc.seed, device);
     use burn::module::Module;
     let params = model.num_params();
-    let mut optim = AdamConfig::new()
-        .with_beta_1(tc.adam_beta1 as f32)
-        .with_beta_2(tc.adam_beta2 as f32)
-        .with_epsilon(tc.adam_epsilon as f32)
-        .init::<B, MusicVae<B>>();
+    let mut optim = crate::train::adam::init::<B>(tc);
     let specs = model.tracks.clone();
     let mut rng = Rng::new(tc.seed);
     let p = match mode {

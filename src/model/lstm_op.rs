@@ -39,7 +39,7 @@ pub fn supported<B: Backend>() -> bool {
 }
 
 /// Move a value between two generic types that [`TypeId`] has shown to be the same type.
-pub(super) fn same_type<A: 'static, T: 'static>(a: A) -> T {
+pub(crate) fn same_type<A: 'static, T: 'static>(a: A) -> T {
     let boxed: Box<dyn Any> = Box::new(a);
     match boxed.downcast::<T>() {
         Ok(t) => *t,

@@ -1,5 +1,6 @@
 //! Training: data epochs, schedules, global-norm clipping, evaluation, checkpoints, the loop.
 
+pub mod adam;
 pub mod checkpoint;
 pub mod clip;
 pub mod curves;

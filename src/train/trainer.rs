@@ -14,7 +14,7 @@ use crate::model::store::{latest_checkpoint, model_bytes, recorder};
 use crate::model::{Config, MusicVae, TrainConfig};
 use crate::rng::Rng;
 use burn::module::AutodiffModule;
-use burn::optim::{AdamConfig, Optimizer};
+use burn::optim::Optimizer;
 use burn::record::Recorder;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
@@ -103,11 +103,7 @@ pub fn train<B: AutodiffBackend>(
     crate::io_util::remove_stale_temps(&run.join("checkpoint.tmp"));
     let metrics_path = run.join("metrics.jsonl");
 
-    let optim = AdamConfig::new()
-        .with_beta_1(tc.adam_beta1 as f32)
-        .with_beta_2(tc.adam_beta2 as f32)
-        .with_epsilon(tc.adam_epsilon as f32)
-        .init::<B, MusicVae<B>>();
+    let optim = super::adam::init::<B>(tc);
     let (mut model, mut optim, mut state) =
         start_or_resume::<B, _>(config, opts, &metrics_path, optim, device)?;
 
