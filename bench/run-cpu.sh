@@ -12,7 +12,7 @@
 # trained sequence.
 #
 # Environment: BIN (default target/release/musicvae), THREADS (default: all cores; both sides use
-# the same number), STEPS (timed steps, 3), WARMUP (1), REPEAT (rounds per row, 3: ours and
+# the same number), STEPS (timed steps, 5), WARMUP (1), REPEAT (rounds per row, 3: ours and
 # PyTorch alternate, each side's median is reported with its range), PYTHON (default
 # bench/.venv/bin/python).
 # Run it on a quiet machine: another job slows PyTorch's threads far more than ours. On a shared
@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 THREADS=${THREADS:-$(nproc)}
-STEPS=${STEPS:-3}
+STEPS=${STEPS:-5}
 WARMUP=${WARMUP:-1}
 REPEAT=${REPEAT:-3}
 BIN=${BIN:-target/release/musicvae}
@@ -79,7 +79,7 @@ if [ -z "${QUICK:-}" ]; then
 fi
 
 table="$work/table.txt"
-printf '%-24s %-15s %6s %12s %12s %7s %10s %10s %8s %8s  %s\n' row mode batch 'ours seq/s' 'torch seq/s' ratio 'ours GF/s' 'torch GF/s' 'ours %' 'torch %' 'range ours | torch' >"$table"
+printf '%-24s %-15s %6s %12s %12s %7s %10s %10s %8s %8s  %s\n' row mode batch 'ours seq/s' 'torch seq/s' ratio 'ours GF/s' 'torch GF/s' 'ours %' 'torch %' 'range ours | torch | ratio' >"$table"
 tf_ratio=""
 for row in "${rows[@]}"; do
   IFS='|' read -r ref_name preset sets mode batch <<<"$row"
@@ -101,10 +101,14 @@ import statistics, sys
 f, peak, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 os_, ts = [float(v) for v in sys.argv[4:4 + n]], [float(v) for v in sys.argv[4 + n:]]
 o, t = statistics.median(os_), statistics.median(ts)
+# The ratio: median over rounds of ours / PyTorch within the round (the two ran back to back, so
+# the VM's drift from one minute to the next cancels), with its range.
+rs = [a / b for a, b in zip(os_, ts)]
+r = statistics.median(rs)
 og, tg = o * f / 1e9, t * f / 1e9
-print(f"{o:12.1f} {t:12.1f} {o / t:7.2f} {og:10.1f} {tg:10.1f} {100 * og / peak:7.0f}% {100 * tg / peak:7.0f}%"
-      f"  {min(os_):.0f}-{max(os_):.0f} | {min(ts):.0f}-{max(ts):.0f}")
-print(f"{o / t:.2f}")
+print(f"{o:12.1f} {t:12.1f} {r:7.2f} {og:10.1f} {tg:10.1f} {100 * og / peak:7.0f}% {100 * tg / peak:7.0f}%"
+      f"  {min(os_):.0f}-{max(os_):.0f} | {min(ts):.0f}-{max(ts):.0f} | {min(rs):.2f}-{max(rs):.2f}")
+print(f"{r:.2f}")
 EOF
 )
   ratio=$(tail -1 <<<"$line")
@@ -115,6 +119,6 @@ EOF
   fi
 done
 
-echo "== results: medians of $REPEAT alternating rounds of $STEPS steps (GF/s: the FLOP model above; %: of the best sgemm GFLOP/s measured in this run, $peak)"
+echo "== results: medians of $REPEAT alternating rounds of $STEPS steps; ratio: the median of the rounds' ours / PyTorch (GF/s: the FLOP model above; %: of the best sgemm GFLOP/s measured in this run, $peak)"
 cat "$table"
 echo "cpu ratio cat-mel_2bar_small teacher-forced: $tf_ratio"

@@ -83,7 +83,7 @@ impl HostAdam {
             _ => unreachable!("callers check that the tensors are f32"),
         };
         let mut p = owned(param);
-        let mut g = owned(grad);
+        let g = owned(grad);
         let (time, mut m, mut v, first) = match state {
             Some((time, m, v)) => (time + 1, owned(m), owned(v), false),
             None => {
@@ -101,7 +101,7 @@ impl HostAdam {
             // Standard layout: the slices are always there.
             let (Some(ps), Some(gs), Some(ms), Some(vs)) = (
                 p.as_slice_mut(),
-                g.as_slice_mut(),
+                g.as_slice(),
                 m.as_slice_mut(),
                 v.as_slice_mut(),
             ) else {
