@@ -55,6 +55,10 @@ pub struct KernelBench {
     /// sgemm sizes m,k,n.
     #[arg(long, default_value = "512,602,2048")]
     pub sgemm: String,
+    /// Read bandwidth: sum a buffer of this many MiB on all threads, again and again (repeat the
+    /// flag for several rows; 256 MiB is what hierdec-mel_16bar's encoder reads per step).
+    #[arg(long = "read-mib", default_values_t = [256])]
+    pub read_mib: Vec<usize>,
     /// Timed repetitions (median reported).
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
@@ -248,7 +252,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             )
         }
         BenchCommand::Kernels(k) => {
-            use musicvae::bench::kernel_speed::{lstm_speed, sgemm_speed};
+            use musicvae::bench::kernel_speed::{lstm_speed, read_speed, sgemm_speed};
             let dims: Vec<usize> = k
                 .sgemm
                 .split(',')
@@ -260,7 +264,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
             let [m, kk, n] = dims[..] else {
                 bail!("--sgemm takes m,k,n (three numbers), not '{}'", k.sgemm);
             };
-            if m * kk * n == 0 || k.batch == 0 || k.steps == 0 || k.hidden.contains(&0) {
+            if m * kk * n == 0
+                || k.batch == 0
+                || k.steps == 0
+                || k.hidden.contains(&0)
+                || k.read_mib.contains(&0)
+            {
                 bail!("sizes must be positive");
             }
             let mut rows = vec![sgemm_speed(m, n, kk, k.repeat)];
@@ -274,12 +283,19 @@ pub fn run(a: BenchArgs) -> Result<()> {
                     k.repeat,
                 ));
             }
+            for &mib in &k.read_mib {
+                rows.push(read_speed(mib, k.repeat));
+            }
             for r in &rows {
+                let rate = if r.gb_per_s > 0.0 {
+                    format!("{:>7.1} GB/s   ", r.gb_per_s)
+                } else {
+                    format!("{:>7.1} GFLOP/s", r.gflops)
+                };
                 println!(
-                    "kernel {:<32} {:>9.2} ms  {:>7.1} GFLOP/s  ({} threads)",
+                    "kernel {:<32} {:>9.2} ms  {rate}  ({} threads)",
                     r.what,
                     r.seconds * 1e3,
-                    r.gflops,
                     r.threads
                 );
                 append_json(&a.json, &serde_json::json!({"bench": "kernel", "row": r}))?;
