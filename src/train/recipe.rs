@@ -17,10 +17,12 @@ pub const QUICK_STEPS: u64 = 3_000;
 pub const QUICK_BATCH: usize = 64;
 /// Held-out windows evaluated at each evaluation of a quick run.
 pub const QUICK_EVAL_WINDOWS: usize = 1_024;
-/// Training throughput of `cat-mel_2bar_small` at batch 64 on the reference machine (the
-/// project's 2-core AMD EPYC, AVX2; `musicvae train` with scheduled sampling), in sequences per
-/// second: the basis of the time estimate printed before a run.
-pub const REFERENCE_SEQ_PER_SEC: f64 = 75.0;
+/// Training throughput of `cat-mel_2bar_small` at batch 64 on a 2-core CPU, in sequences per
+/// second: the basis of the time estimate printed before a run. Measured: a quick run on
+/// `midi_data` (free-running from step ≈ 150, evaluations and checkpoints included) made 163 seq/s
+/// on the project's 2-core Intel Xeon (AVX-512) with data-parallel steps (2026-12-01); rounded
+/// down for cores without AVX-512 (the 2-core AMD EPYC, AVX2, ran 75 before data-parallel steps).
+pub const REFERENCE_SEQ_PER_SEC: f64 = 150.0;
 
 /// The preset a quick run on 2-bar windows of `kind` starts from (None for other lengths: long
 /// models need a preset chosen for them).
