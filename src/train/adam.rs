@@ -56,9 +56,7 @@ impl HostAdam {
             epsilon,
         }
     }
-}
 
-impl HostAdam {
     /// The fused update on the CPU backend (all tensors f32): the new parameter and the new state
     /// `(time, moment 1, moment 2)`. Each tensor's storage is updated in place when this is its
     /// only owner (copied first otherwise).
@@ -84,11 +82,12 @@ impl HostAdam {
         };
         let mut p = owned(param);
         let g = owned(grad);
-        let (time, mut m, mut v, first) = match state {
-            Some((time, m, v)) => (time + 1, owned(m), owned(v), false),
+        // burn starts the moments at (1 − β)·g, which is the update below from zero moments.
+        let (time, mut m, mut v) = match state {
+            Some((time, m, v)) => (time + 1, owned(m), owned(v)),
             None => {
-                let zeros = p.map(|_| 0.0f32).into_shared();
-                (1, zeros.clone(), zeros, true)
+                let zeros = || p.map(|_| 0.0f32).into_shared();
+                (1, zeros(), zeros())
             }
         };
         let (b1, b2) = (self.beta_1, self.beta_2);
@@ -114,13 +113,8 @@ impl HostAdam {
                 .for_each(|(((p, g), m), v)| {
                     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
                         // The operations of burn's AdaptiveMomentum::transform, in its order.
-                        if first {
-                            *m = g * (1.0 - b1);
-                            *v = (g * g) * (1.0 - b2);
-                        } else {
-                            *m = *m * b1 + g * (1.0 - b1);
-                            *v = *v * b2 + (g * g) * (1.0 - b2);
-                        }
+                        *m = *m * b1 + g * (1.0 - b1);
+                        *v = *v * b2 + (g * g) * (1.0 - b2);
                         let update = (*m * factor) / (v.sqrt() + eps);
                         *p -= update * lr;
                     }
