@@ -1,5 +1,5 @@
 //! `train --anneal-steps K --free-bits B`: the budget schedule, resolved into the run's
-//! config.json, and its bad values; a folder with fewer windows than a batch stops at once with
+//! config.json, and its bad values; `--set dropout_keep_prob=K` (input dropout) likewise; a folder with fewer windows than a batch stops at once with
 //! the counts; `--minutes M` stops cleanly with a checkpoint that `--resume` continues; run as a
 //! user would on real files from midi_data/.
 
@@ -65,7 +65,33 @@ fn anneal_steps_are_resolved_into_the_saved_config() {
         "β reaches 99 % at step 100: {rate}"
     );
 
+    // Input dropout (Magenta's dropout_keep_prob): announced, trained with, saved.
+    let o = train(&[
+        "--force",
+        "--batch-size",
+        "2",
+        "--set",
+        "dropout_keep_prob=0.5",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("input dropout keep 0.5"), "{err}");
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("config.json")).expect("config"))
+            .expect("json");
+    assert_eq!(cfg["model"]["dropout_keep_prob"].as_f64(), Some(0.5));
+
     for (args, needle) in [
+        (
+            vec![
+                "--force",
+                "--batch-size",
+                "2",
+                "--set",
+                "dropout_keep_prob=0",
+            ],
+            "dropout_keep_prob must be in (0, 1]",
+        ),
         (
             vec!["--force", "--batch-size", "2", "--anneal-steps", "0"],
             "--anneal-steps must be between 1",

@@ -5,6 +5,7 @@ use crate::data::converter::{DataKind, Window};
 use crate::data::representation::Vocab;
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
+use crate::model::dropout::InputDropout;
 use crate::model::{Config, MusicVae};
 use crate::rng::Rng;
 use crate::train::step::{host_normals, optimisation_step, scheduled_mode};
@@ -107,7 +108,19 @@ pub fn train_speed<B: AutodiffBackend>(
         let batch = make_batch::<B>(mc.data.kind, &refs, device);
         let eps = host_normals::<B>(&mut rng, bsz, mc.z_size, device);
         let dmode = scheduled_mode(&mut rng, &batch, &specs, p, device);
-        let (next, r) = optimisation_step(model, &mut optim, config, &batch, eps, dmode, i as u64);
+        let keep = mc.dropout_keep_prob;
+        let drop = InputDropout::draw(&mut rng, keep, &model, bsz);
+        let step = i as u64;
+        let (next, r) = optimisation_step(
+            model,
+            &mut optim,
+            config,
+            &batch,
+            eps,
+            dmode,
+            drop.as_ref(),
+            step,
+        );
         model = next;
         if i == 0 {
             first = r.loss;

@@ -81,6 +81,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub config_file: Option<PathBuf>,
     /// Override any config field: --set z_size=64 --set train.learning_rate=0.0005
+    /// --set dropout_keep_prob=0.3 (input dropout while training, Magenta's hparam; 1 = none)
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Stop cleanly after M minutes (fractions allowed), counted from the start of the command:
@@ -317,7 +318,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let files = cache.meta.files.len() + cache.meta.skipped.len();
     let data = TrainData::from_cache(cache);
     eprintln!(
-        "{}: {} training windows from {} files, {} held-out windows; config {} ({} bars, z {}, batch {}), {} steps on {:?}",
+        "{}: {} training windows from {} files, {} held-out windows; config {} ({} bars, z {}, batch {}{}), {} steps on {:?}",
         a.data.display(),
         data.train_windows(),
         data.train_files.len(),
@@ -326,6 +327,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
         config.model.data.slice_bars,
         config.model.z_size,
         config.train.batch_size,
+        match config.model.dropout_keep_prob {
+            k if k < 1.0 => format!(", input dropout keep {k}"),
+            _ => String::new(),
+        },
         config.train.steps,
         a.device
     );

@@ -69,6 +69,17 @@ pub struct ModelConfig {
     /// reaches 99 % of `max_beta` at this step. `None`: Magenta's schedules as they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anneal_steps: Option<u64>,
+    /// Magenta's `dropout_keep_prob`: while training, every LSTM layer of the encoder and of a
+    /// flat decoder reads its input through dropout (TF `DropoutWrapper(input_keep_prob)`: a
+    /// fresh mask per step and feature, kept values scaled by 1 / keep). 1.0 (every preset, and
+    /// configs saved before the field existed): no dropout. Magenta's Groove configs use 0.3.
+    #[serde(default = "keep_all")]
+    pub dropout_keep_prob: f64,
+}
+
+/// `dropout_keep_prob`'s default: keep every input.
+fn keep_all() -> f64 {
+    1.0
 }
 
 /// Optimisation and bookkeeping.
@@ -380,6 +391,8 @@ impl Preset {
                 beta_rate: self.beta_rate,
                 sampling: self.sampling.clone(),
                 anneal_steps: None,
+                // dropout_keep_prob (default; no cat- or hierdec- preset sets it)
+                dropout_keep_prob: 1.0,
             },
             train: self.train.clone(),
         }
@@ -621,6 +634,17 @@ impl ModelConfig {
             return bad(format!(
                 "beta_rate must be in [0, 1] (got {})",
                 self.beta_rate
+            ));
+        }
+        let keep = self.dropout_keep_prob;
+        if !(keep > 0.0 && keep <= 1.0) {
+            return bad(format!(
+                "dropout_keep_prob must be in (0, 1] (got {keep}; 1 = no dropout)"
+            ));
+        }
+        if keep < 1.0 && self.hierarchical.is_some() {
+            return bad(format!(
+                "dropout_keep_prob {keep}: dropout is implemented for flat decoders only; use 1 with a hierarchical decoder"
             ));
         }
         let rate_ok = match self.sampling {
@@ -865,6 +889,8 @@ mod tests {
             "beta_rate=2",
             "batch_size=0",
             "transpose=-3",
+            "dropout_keep_prob=0",
+            "dropout_keep_prob=1.5",
         ] {
             let mut c = Config::preset("tiny").unwrap();
             assert!(c.apply_overrides(&[set.to_string()]).is_err(), "{set}");
@@ -888,5 +914,26 @@ mod tests {
         assert_eq!(c.model.dec_rnn_size, vec![8, 8]);
         assert!(c.apply_overrides(&["nope=1".into()]).is_err());
         assert!(Config::preset("nope").is_err());
+    }
+
+    #[test]
+    fn dropout_keep_prob_defaults_to_one_and_is_flat_only() {
+        // A config.json saved before the field existed keeps every input.
+        let mut v = serde_json::to_value(Config::preset("tiny").unwrap()).unwrap();
+        v["model"]
+            .as_object_mut()
+            .unwrap()
+            .remove("dropout_keep_prob");
+        let old: Config = serde_json::from_value(v).unwrap();
+        assert_eq!(old.model.dropout_keep_prob, 1.0);
+        let mut c = Config::preset("cat-drums_2bar_small").unwrap();
+        c.apply_overrides(&["dropout_keep_prob=0.3".into()])
+            .unwrap();
+        assert_eq!(c.model.dropout_keep_prob, 0.3);
+        let mut h = Config::preset("tiny-hier").unwrap();
+        let e = h
+            .apply_overrides(&["dropout_keep_prob=0.5".into()])
+            .unwrap_err();
+        assert!(e.to_string().contains("flat decoders only"), "{e}");
     }
 }

@@ -101,7 +101,33 @@ impl<B: Backend> CoreDecoder<B> {
 
     /// Teacher forcing: `prev` `[N, T, in_width]` (inputs shifted right by one), `cond` `[N, C]` → logits `[N, T, out]`.
     pub fn teacher_forced(&self, prev: Tensor<B, 3>, cond: Tensor<B, 2>) -> Tensor<B, 3> {
+        self.teacher_forced_dropped(prev, cond, None)
+    }
+
+    /// [`teacher_forced`](Self::teacher_forced) with input dropout while training: `masks` holds
+    /// one mask `[N, T, d_in]` per layer ([`super::dropout`]; layer 0's covers the previous token
+    /// and the conditioning, which then is projected at every step instead of once).
+    pub fn teacher_forced_dropped(
+        &self,
+        prev: Tensor<B, 3>,
+        cond: Tensor<B, 2>,
+        masks: Option<&[Tensor<B, 3>]>,
+    ) -> Tensor<B, 3> {
         let states = self.initial(cond.clone());
+        if let Some(masks) = masks.filter(|m| m.len() == self.lstm.layers.len()) {
+            let [n, t, _] = prev.dims();
+            let cond = cond.unsqueeze_dim::<3>(1).repeat_dim(1, t); // [N, T, C]
+            let mut x = Tensor::cat(vec![prev, cond], 2); // [N, T, in_width + C]
+            let mut h = None;
+            for ((layer, st), mask) in self.lstm.layers.iter().zip(states).zip(masks) {
+                let xp = layer.project(x * mask.clone()); // [N, T, 4H]
+                let (out, _) = layer.seq_projected(xp, st, false); // [N, T, H]
+                x = out.clone();
+                h = Some(out);
+            }
+            let h = h.unwrap_or_else(|| Tensor::zeros([n, t, 0], &x.device())); // [N, T, H]
+            return self.out.forward3(h); // [N, T, out]
+        }
         let cp = self.cond_projection(cond); // [N, 4H]
         let xp = matmul_op::dense(prev, self.token_weights(), None) + cp.unsqueeze_dim(1); // [N, T, 4H]
         let (h, _) = self.lstm.seq_projected(xp, states); // [N, T, H]
@@ -126,6 +152,7 @@ impl<B: Backend> CoreDecoder<B> {
         tracks: &[TrackSpec],
         noise: &StepNoise<B>,
         tables: &[Option<Tensor<B, 2>>],
+        masks: Option<&[Tensor<B, 3>]>,
     ) -> (Tensor<B, 3>, Vec<Tensor<B, 2, Int>>) {
         // Read once: this runs in every training step (and per bar of a hierarchical model).
         static SINGLE_PASS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -151,7 +178,10 @@ impl<B: Backend> CoreDecoder<B> {
             let frozen = self.clone().no_grad();
             frozen.stepwise_once(c, f, t, steps, tracks, noise, tables)
         }; // fed: [N, T, in_width]
-        (self.teacher_forced(fed, cond), tokens) // [N, T, out]
+
+        // With input dropout, the inputs were chosen by the model without masks; only this pass,
+        // the one with gradients, reads its inputs through them.
+        (self.teacher_forced_dropped(fed, cond, masks), tokens) // [N, T, out]
     }
 
     /// [`stepwise_once`](Self::stepwise_once) on host memory ([`stepwise_kernel`]): the CPU
@@ -561,7 +591,9 @@ mod tests {
         let run = |two_pass: bool| {
             let args = (cond.clone(), first.clone(), Some(truth.clone()));
             let (logits, tokens) = if two_pass {
-                core.stepwise(args.0, args.1, args.2, steps, &tracks, &noise, &tables)
+                core.stepwise(
+                    args.0, args.1, args.2, steps, &tracks, &noise, &tables, None,
+                )
             } else {
                 let (l, t, _) =
                     core.stepwise_once(args.0, args.1, args.2, steps, &tracks, &noise, &tables);

@@ -16,6 +16,8 @@ pub struct FlatDecoder<'a, B: Backend> {
     pub tracks: &'a [TrackSpec],
     /// Steps of a window.
     pub steps: usize,
+    /// Input dropout while training: one mask `[B, T, d_in]` per decoder layer.
+    pub masks: Option<&'a [Tensor<B, 3>]>,
 }
 
 impl<B: Backend> FlatDecoder<'_, B> {
@@ -24,7 +26,9 @@ impl<B: Backend> FlatDecoder<'_, B> {
         let depths: Vec<usize> = self.tracks.iter().map(|t| t.depth).collect();
         match mode {
             DecodeMode::TeacherForced { inputs } => {
-                let logits = self.core.teacher_forced(shift_right(inputs), z); // [B, T, Σdepth]
+                let logits = self
+                    .core
+                    .teacher_forced_dropped(shift_right(inputs), z, self.masks); // [B, T, Σdepth]
                 let logits = split_tracks(logits, &depths);
                 let tokens = argmax_tokens(&logits);
                 DecodeOut { logits, tokens }
@@ -36,9 +40,16 @@ impl<B: Backend> FlatDecoder<'_, B> {
                 let tables = input_tables::<B>(self.tracks, &device);
                 let first = Tensor::zeros([b, w], &device); // [B, W]
                 let truth = inputs.map(shift_right); // [B, T, W]
-                let (logits, tokens) =
-                    self.core
-                        .stepwise(z, first, truth, self.steps, self.tracks, &noise, &tables);
+                let (logits, tokens) = self.core.stepwise(
+                    z,
+                    first,
+                    truth,
+                    self.steps,
+                    self.tracks,
+                    &noise,
+                    &tables,
+                    self.masks,
+                );
                 DecodeOut {
                     logits: split_tracks(logits, &depths),
                     tokens,

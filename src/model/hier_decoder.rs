@@ -127,6 +127,7 @@ impl<B: Backend> HierDecoder<'_, B> {
                     &self.tracks[k..k + 1],
                     &bar_noise,
                     &tables[k..k + 1],
+                    None,
                 );
                 let lt = tk[0].clone().narrow(1, per_bar - 1, 1).squeeze_dim::<1>(1); // [B]
                 last[k] = encode_tokens(lt, self.tracks[k].depth, tables[k].as_ref()); // [B, w_k]

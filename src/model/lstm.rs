@@ -334,14 +334,28 @@ impl<B: Backend> BiLstm<B> {
     /// `[B, T, d_in]` → the final h of the last layer's forward ‖ backward cell `[B, 2H]` (the
     /// summary the encoder reads; the last layer's outputs are not assembled).
     pub fn summary(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
+        self.summary_dropped(x, None)
+    }
+
+    /// [`summary`](Self::summary) with input dropout while training: `masks` holds, per layer,
+    /// the (forward, backward) cells' input masks `[B, T, d_in]` ([`super::dropout`]).
+    pub fn summary_dropped(
+        &self,
+        x: Tensor<B, 3>,
+        masks: Option<&[[Tensor<B, 3>; 2]]>,
+    ) -> Tensor<B, 2> {
         let [b, _, _] = x.dims();
         let device = x.device();
         let mut h = x;
         let mut last = None;
         let layers = self.fwd.len();
         for (i, (f, r)) in self.fwd.iter().zip(&self.bwd).enumerate() {
-            let (of, sf) = f.seq(h.clone(), LstmState::zeros(b, f.hidden, &device), false);
-            let (ob, sb) = r.seq(h.clone(), LstmState::zeros(b, r.hidden, &device), true);
+            let (xf, xb) = match masks.and_then(|m| m.get(i)) {
+                Some([mf, mb]) => (h.clone() * mf.clone(), h.clone() * mb.clone()), // [B, T, d_in]
+                None => (h.clone(), h.clone()),
+            };
+            let (of, sf) = f.seq(xf, LstmState::zeros(b, f.hidden, &device), false);
+            let (ob, sb) = r.seq(xb, LstmState::zeros(b, r.hidden, &device), true);
             if i + 1 < layers {
                 h = Tensor::cat(vec![of, ob], 2); // [B, T, 2H]: the next layer's input
             }

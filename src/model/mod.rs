@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod config;
 pub mod decoder;
+pub mod dropout;
 pub mod export;
 pub mod flat_decoder;
 pub mod hier_decoder;

@@ -6,6 +6,7 @@ use super::batch::{decoder_inputs, input_width, TrackSpec};
 use super::config::ModelConfig;
 use super::decoder::CoreDecoder;
 pub use super::decoder::{DecodeMode, DecodeOut};
+use super::dropout::InputDropout;
 use super::flat_decoder::FlatDecoder;
 pub use super::hier_decoder::Conductor;
 use super::hier_decoder::HierDecoder;
@@ -112,7 +113,17 @@ impl<B: Backend> MusicVae<B> {
 
     /// `[B, T, W]` → (μ, σ), each `[B, Z]`.
     pub fn encode(&self, inputs: Tensor<B, 3>) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let summary = self.encoder.summary(inputs); // [B, 2H]
+        self.encode_dropped(inputs, None)
+    }
+
+    /// [`encode`](Self::encode) with the encoder's input dropout of a training step.
+    pub fn encode_dropped(
+        &self,
+        inputs: Tensor<B, 3>,
+        drop: Option<&InputDropout<B>>,
+    ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let masks = drop.map(|d| d.encoder.as_slice());
+        let summary = self.encoder.summary_dropped(inputs, masks); // [B, 2H]
         let mu = self.mu.forward2(summary.clone()); // [B, Z]
         let sigma = softplus(self.sigma.forward2(summary), 1.0); // [B, Z]
         (mu, sigma)
@@ -122,6 +133,17 @@ impl<B: Backend> MusicVae<B> {
     /// Inputs given in `mode` are encoder inputs (as [`encode`](Self::encode) takes them); the
     /// decoder is fed their one-hot tokens (see [`decoder_inputs`]).
     pub fn decode(&self, z: Tensor<B, 2>, mode: DecodeMode<B>) -> DecodeOut<B> {
+        self.decode_dropped(z, mode, None)
+    }
+
+    /// [`decode`](Self::decode) with the decoder's input dropout of a training step (flat
+    /// decoders; a hierarchical model's config keeps every input, and its masks are empty).
+    pub fn decode_dropped(
+        &self,
+        z: Tensor<B, 2>,
+        mode: DecodeMode<B>,
+        drop: Option<&InputDropout<B>>,
+    ) -> DecodeOut<B> {
         let mode = match mode {
             DecodeMode::TeacherForced { inputs } => DecodeMode::TeacherForced {
                 inputs: decoder_inputs(&self.tracks, inputs),
@@ -136,6 +158,7 @@ impl<B: Backend> MusicVae<B> {
                 core: &self.cores[0],
                 tracks: &self.tracks,
                 steps: self.steps,
+                masks: drop.map(|d| d.decoder.as_slice()),
             }
             .decode(z, mode),
             Some(conductor) => HierDecoder {

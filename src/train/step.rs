@@ -6,6 +6,7 @@
 use super::clip::{add_grads, global_norm, scale_grads};
 use super::parallel;
 use crate::model::batch::{Batch, TrackSpec};
+use crate::model::dropout::InputDropout;
 use crate::model::loss::{correct_counts, vae_loss};
 use crate::model::noise::StepNoise;
 use crate::model::vae::DecodeMode;
@@ -85,13 +86,14 @@ fn part_gradients<B: AutodiffBackend>(
     targets: &[Tensor<B, 2, Int>],
     eps: Tensor<B, 2>,
     mode: DecodeMode<B>,
+    drop: Option<&InputDropout<B>>,
     step: u64,
     weight: f64,
 ) -> PartResult<B> {
     let mc = &config.model;
-    let (mu, sigma) = model.encode(inputs); // [b, Z] each
+    let (mu, sigma) = model.encode_dropped(inputs, drop); // [b, Z] each
     let z = mu.clone() + sigma.clone() * eps; // [b, Z]
-    let out = model.decode(z, mode);
+    let out = model.decode_dropped(z, mode, drop);
     let terms = vae_loss(
         &out.logits,
         targets,
@@ -122,19 +124,31 @@ fn part_gradients<B: AutodiffBackend>(
 /// The gradients of the whole batch: in one piece (`parts` ≤ 1), or as the sum of `parts` parts,
 /// each run on its own core by its own copy of the model's autodiff graph (see
 /// [`super::parallel`]).
+#[allow(clippy::too_many_arguments)]
 fn batch_gradients<B: AutodiffBackend>(
     model: &MusicVae<B>,
     config: &Config,
     batch: &Batch<B>,
     eps: Tensor<B, 2>,
     mode: DecodeMode<B>,
+    drop: Option<&InputDropout<B>>,
     step: u64,
     parts: usize,
 ) -> PartResult<B> {
     let [n, _, _] = batch.inputs.dims();
     if parts <= 1 {
         let inputs = batch.inputs.clone();
-        return part_gradients(model, config, inputs, &batch.targets, eps, mode, step, 1.0);
+        return part_gradients(
+            model,
+            config,
+            inputs,
+            &batch.targets,
+            eps,
+            mode,
+            drop,
+            step,
+            1.0,
+        );
     }
     let device = batch.inputs.device();
     let inputs: Vec<_> = parallel::split(n, parts)
@@ -151,14 +165,16 @@ fn batch_gradients<B: AutodiffBackend>(
                 targets,
                 eps.clone().narrow(0, start, len), // [len, Z]
                 mode.rows(start, len),
+                drop.map(|d| d.rows(start, len)),
                 len as f64 / n as f64,
             )
         })
         .collect();
-    let results = parallel::run(inputs, |(part, x, targets, eps, mode, weight)| {
+    let results = parallel::run(inputs, |(part, x, targets, eps, mode, drop, weight)| {
         // Fresh autodiff nodes for the parameters (same ids): each part builds its own graph.
         let part = part.fork(&device);
-        part_gradients(&part, config, x, &targets, eps, mode, step, weight)
+        let drop = drop.as_ref();
+        part_gradients(&part, config, x, &targets, eps, mode, drop, step, weight)
     });
     let mut results = results.into_iter();
     let Some(mut total) = results.next() else {
@@ -171,7 +187,9 @@ fn batch_gradients<B: AutodiffBackend>(
     total
 }
 
-/// Run one step at global step `step` and return the updated model.
+/// Run one step at global step `step` (with the input-dropout masks `drop` when the config
+/// drops inputs) and return the updated model.
+#[allow(clippy::too_many_arguments)]
 pub fn optimisation_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
     model: MusicVae<B>,
     optim: &mut O,
@@ -179,6 +197,7 @@ pub fn optimisation_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
     batch: &Batch<B>,
     eps: Tensor<B, 2>,
     mode: DecodeMode<B>,
+    drop: Option<&InputDropout<B>>,
     step: u64,
 ) -> (MusicVae<B>, StepResult) {
     let tc = &config.train;
@@ -186,7 +205,7 @@ pub fn optimisation_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
     let PartResult {
         grads: mut gp,
         stats,
-    } = batch_gradients(&model, config, batch, eps, mode, step, parts);
+    } = batch_gradients(&model, config, batch, eps, mode, drop, step, parts);
     let norm = global_norm::<B, _>(&model, &gp);
     let skipped = !norm.is_finite() || norm > tc.grad_norm_skip;
     let model = if skipped {
@@ -262,10 +281,20 @@ mod tests {
         let windows = random_windows(mc.data.kind, mc.data.steps(), 17, 5);
         let refs: Vec<_> = windows.iter().collect();
         let batch = make_batch::<Ad>(mc.data.kind, &refs, &device);
-        for p_sample in [0.0, 0.5] {
+        // Input dropout (flat decoders only) with both decoding modes.
+        let keeps: &[f64] = if mc.hierarchical.is_none() {
+            &[1.0, 0.3]
+        } else {
+            &[1.0]
+        };
+        for (p_sample, &keep) in [0.0, 0.5]
+            .into_iter()
+            .flat_map(|p| keeps.iter().map(move |k| (p, k)))
+        {
             let mut rng = Rng::new(9);
             let eps = host_normals::<Ad>(&mut rng, refs.len(), mc.z_size, &device);
             let mode = scheduled_mode(&mut rng, &batch, &model.tracks, p_sample, &device);
+            let drop = InputDropout::draw(&mut rng, keep, &model, refs.len());
             let run = |parts| {
                 let r = batch_gradients(
                     &model,
@@ -273,6 +302,7 @@ mod tests {
                     &batch,
                     eps.clone(),
                     mode.rows(0, 17),
+                    drop.as_ref(),
                     100,
                     parts,
                 );
@@ -306,7 +336,7 @@ mod tests {
                         .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
                     assert!(
                         diff <= 1e-4 * (1.0 + scale),
-                        "{preset}, p {p_sample}, {parts} parts, parameter {k}: max diff {diff} (scale {scale})"
+                        "{preset}, p {p_sample}, keep {keep}, {parts} parts, parameter {k}: max diff {diff} (scale {scale})"
                     );
                 }
                 for (a, b) in whole_stats.iter().zip(&stats) {

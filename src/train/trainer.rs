@@ -10,6 +10,7 @@ use crate::data::converter::{DataKind, Window};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
 use crate::model::batch::TrackSpec;
+use crate::model::dropout::InputDropout;
 use crate::model::store::{latest_checkpoint, model_bytes, recorder};
 use crate::model::{Config, MusicVae, TrainConfig};
 use crate::rng::Rng;
@@ -358,7 +359,9 @@ fn train_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
     let p_sample = mc.sampling.probability(step);
     let eps = host_normals::<B>(&mut state.rng, bsz, mc.z_size, device);
     let mode = scheduled_mode(&mut state.rng, &batch, specs, p_sample, device);
-    let (next, r) = optimisation_step(model, optim, config, &batch, eps, mode, step);
+    // Nothing is drawn when every input is kept (runs without dropout draw as before).
+    let drop = InputDropout::draw(&mut state.rng, mc.dropout_keep_prob, &model, bsz);
+    let (next, r) = optimisation_step(model, optim, config, &batch, eps, mode, drop.as_ref(), step);
     if r.skipped {
         state.skipped_steps += 1;
     }
