@@ -65,7 +65,8 @@ fn anneal_steps_are_resolved_into_the_saved_config() {
         "β reaches 99 % at step 100: {rate}"
     );
 
-    // Input dropout (Magenta's dropout_keep_prob): announced, trained with, saved.
+    // Input dropout (Magenta's dropout_keep_prob): announced, trained with, saved; --force
+    // replaces the run the first call left (its checkpoint).
     let o = train(&[
         "--force",
         "--batch-size",

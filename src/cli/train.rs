@@ -348,6 +348,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
             config.model.name
         );
     }
+    if a.force {
+        // --force replaces the run in --out: its checkpoints go once the new run is ready to
+        // start (config resolved, data loaded), so a mistyped command leaves it as it was.
+        musicvae::train::checkpoint::remove_checkpoints(&a.out)
+            .with_context(|| format!("--force: replacing the run in {}", a.out.display()))?;
+    }
     // A second Ctrl-C while the checkpoint is written is ignored; the write is atomic anyway.
     let stop = musicvae::io_util::ctrl_c_flag();
     if let Some(limit) = limit {

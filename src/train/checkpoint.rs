@@ -107,6 +107,18 @@ pub fn checkpoint_dir(run: &Path) -> Option<PathBuf> {
     latest_checkpoint(run).map(|(d, _)| d)
 }
 
+/// Remove the checkpoints of `run` (`checkpoint/`, `checkpoint.tmp/`, `checkpoint.old/`): what
+/// `train --force` replaces, removed once the new run is ready to start.
+pub fn remove_checkpoints(run: &Path) -> Result<()> {
+    for name in ["checkpoint", "checkpoint.tmp", "checkpoint.old"] {
+        let dir = run.join(name);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// The config of the checkpoint `--resume` will continue (None when the run has none).
 pub fn resume_config(run: &Path) -> Result<Option<Config>> {
     checkpoint_dir(run)
