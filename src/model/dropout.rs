@@ -68,14 +68,20 @@ mod tests {
 
     type B = NdArray<f32>;
 
-    #[test]
-    fn masks_have_the_layers_shapes_and_keep_the_expected_input() {
+    /// The drum preset's shape at toy sizes: encoder 16, decoder 8 × 2, z 4.
+    fn small_drums() -> crate::model::ModelConfig {
         let mut mc = Config::preset("cat-drums_2bar_small")
             .expect("preset")
             .model;
         mc.enc_rnn_size = vec![16];
         mc.dec_rnn_size = vec![8, 8];
         mc.z_size = 4;
+        mc
+    }
+
+    #[test]
+    fn masks_have_the_layers_shapes_and_keep_the_expected_input() {
+        let mc = small_drums();
         let model = MusicVae::<B>::new(&mc, 1, &Default::default());
         assert!(InputDropout::draw(&mut Rng::new(1), 1.0, &model, 3).is_none());
         let d = InputDropout::draw(&mut Rng::new(1), 0.3, &model, 40).expect("masks");
@@ -113,12 +119,7 @@ mod tests {
         use crate::bench::train_speed::random_windows;
         use crate::model::batch::make_batch;
         use crate::model::vae::DecodeMode;
-        let mut mc = Config::preset("cat-drums_2bar_small")
-            .expect("preset")
-            .model;
-        mc.enc_rnn_size = vec![16];
-        mc.dec_rnn_size = vec![8, 8];
-        mc.z_size = 4;
+        let mc = small_drums();
         let device = Default::default();
         let model = MusicVae::<B>::new(&mc, 2, &device);
         let windows = random_windows(mc.data.kind, mc.data.steps(), 6, 3);
