@@ -115,18 +115,15 @@ impl<B: Backend> CoreDecoder<B> {
     ) -> Tensor<B, 3> {
         let states = self.initial(cond.clone());
         if let Some(masks) = masks.filter(|m| m.len() == self.lstm.layers.len()) {
-            let [n, t, _] = prev.dims();
+            let t = prev.dims()[1];
             let cond = cond.unsqueeze_dim::<3>(1).repeat_dim(1, t); // [N, T, C]
+                                                                    // Each layer's input, then (after the loop) the top layer's output.
             let mut x = Tensor::cat(vec![prev, cond], 2); // [N, T, in_width + C]
-            let mut h = None;
             for ((layer, st), mask) in self.lstm.layers.iter().zip(states).zip(masks) {
                 let xp = layer.project(x * mask.clone()); // [N, T, 4H]
-                let (out, _) = layer.seq_projected(xp, st, false); // [N, T, H]
-                x = out.clone();
-                h = Some(out);
+                x = layer.seq_projected(xp, st, false).0; // [N, T, H]
             }
-            let h = h.unwrap_or_else(|| Tensor::zeros([n, t, 0], &x.device())); // [N, T, H]
-            return self.out.forward3(h); // [N, T, out]
+            return self.out.forward3(x); // [N, T, out]
         }
         let cp = self.cond_projection(cond); // [N, 4H]
         let xp = matmul_op::dense(prev, self.token_weights(), None) + cp.unsqueeze_dim(1); // [N, T, 4H]
