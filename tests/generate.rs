@@ -689,3 +689,105 @@ fn attribute_vectors_move_a_phrase_toward_a_genre() {
     ]));
     assert!(err.contains("no held-out windows"), "{err}");
 }
+
+#[test]
+fn fitted_prior_samples_come_from_where_the_training_windows_were_encoded() {
+    let f = fixture();
+    // A copy of the model, so that the other tests keep sampling from N(0, I).
+    let dir = f.root.join("fitted");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for name in ["model.mpk", "config.json"] {
+        std::fs::copy(f.model.join(name), dir.join(name)).expect("copy");
+    }
+    // Asking for the fitted prior of a model that has none says how to make one.
+    let o = musicvae(&[
+        "sample",
+        "-m",
+        s(&dir),
+        "--prior",
+        "fitted",
+        "-o",
+        s(&f.root.join("none")),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("musicvae fit-prior"), "{:?}", text(&o));
+    // Two training windows (A and B), two components: the means are μ_A and μ_B.
+    let data = f.root.join("data");
+    let o = musicvae(&["fit-prior", "-m", s(&dir), "--data", s(&data), "-k", "2"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        out.contains("2 training-split windows") && out.contains("mixture of 2"),
+        "{out}"
+    );
+    let fit: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("latent_prior.json")).expect("written"))
+            .expect("json");
+    assert_eq!(fit["windows"], 2);
+    assert_eq!(fit["weights"].as_array().map(|w| w.len()), Some(2));
+    // More components than windows is refused.
+    let o = musicvae(&["fit-prior", "-m", s(&dir), "--data", s(&data), "-k", "3"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("3 components"), "{:?}", text(&o));
+    // `sample` now draws from the fit by default and says so; --prior standard gives N(0, I).
+    let n = 12;
+    let draw = |prior: &str, name: &str| -> Vec<Window> {
+        let out_dir = f.root.join(name);
+        let o = musicvae(&[
+            "sample",
+            "-m",
+            s(&dir),
+            "-n",
+            &n.to_string(),
+            "-t",
+            "0",
+            "--prior",
+            prior,
+            "-o",
+            s(&out_dir),
+        ]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}{err}");
+        let said = if prior == "standard" {
+            "z ~ N(0, I)"
+        } else {
+            "fitted latent prior (2 training windows)"
+        };
+        assert!(out.contains(said), "{out}");
+        (0..n)
+            .map(|i| read_window(&out_dir.join(format!("sample_{i:02}.mid")), 32))
+            .collect()
+    };
+    let closest = |ws: &[Window]| -> f64 {
+        ws.iter()
+            .map(|w| {
+                musicvae::generate::token_accuracy(w, &f.wa)
+                    .max(musicvae::generate::token_accuracy(w, &f.wb))
+            })
+            .sum::<f64>()
+            / ws.len() as f64
+    };
+    let fitted = closest(&draw("auto", "fitted_samples"));
+    let standard = closest(&draw("standard", "standard_samples"));
+    // The model knows two phrases; samples of the fit are near them, N(0, I) ones less so.
+    eprintln!(
+        "nearest of A and B, mean step agreement: fitted prior {fitted:.3}, N(0, I) {standard:.3}"
+    );
+    assert!(
+        fitted > 0.8 && fitted > standard,
+        "fitted {fitted:.3}, standard {standard:.3}"
+    );
+    // `export` takes the fit along; exporting other weights over it removes the stale fit.
+    let exported = f.root.join("fitted_export");
+    let o = musicvae(&["export", s(&dir), "--out", s(&exported)]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(exported.join("latent_prior.json").is_file());
+    let o = musicvae(&["export", s(&f.model), "--out", s(&exported), "--force"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(
+        text(&o).0.contains("fitted to the weights now replaced"),
+        "{:?}",
+        text(&o)
+    );
+    assert!(!exported.join("latent_prior.json").exists());
+}

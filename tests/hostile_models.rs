@@ -277,3 +277,57 @@ fn classifier_weights_are_checked_against_its_config() {
     edit_config(&c, |v| v["width"] = serde_json::json!(2.0));
     clean_error(&classify(), &["model.mpk", "config.json"]);
 }
+
+#[test]
+fn broken_fitted_latent_prior_is_a_clean_error_and_the_standard_prior_still_samples() {
+    use musicvae::generate::latent_prior::LatentPrior;
+    let d = tempfile::tempdir().expect("tempdir");
+    let m = d.path().join("m");
+    let cfg = tiny_model(&m);
+    let file = LatentPrior::path(&m);
+    // Cut off mid-file.
+    std::fs::write(
+        &file,
+        br#"{"format": "musicvae-latent-prior/1", "weights": [1.0"#,
+    )
+    .expect("write");
+    clean_error(&sample(&m, &d.path().join("o1")), &["latent_prior.json"]);
+    // Fitted for another latent size.
+    let z = cfg.model.z_size + 1;
+    let mus: Vec<Vec<f32>> = (0..4).map(|i| vec![i as f32; z]).collect();
+    let sig = vec![vec![0.5f32; z]; 4];
+    LatentPrior::fit("m", "d", &mus, &sig, 1, 0, &mut |_, _| {})
+        .expect("fit")
+        .save(&file)
+        .expect("save");
+    clean_error(
+        &sample(&m, &d.path().join("o2")),
+        &["latent_prior.json", "latent size", "fit-prior"],
+    );
+    // Non-finite means, at the right size.
+    let z = cfg.model.z_size;
+    let mus: Vec<Vec<f32>> = (0..4).map(|i| vec![i as f32; z]).collect();
+    let sig = vec![vec![0.5f32; z]; 4];
+    LatentPrior::fit("m", "d", &mus, &sig, 1, 0, &mut |_, _| {})
+        .expect("fit")
+        .save(&file)
+        .expect("save");
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    v["means"][0][0] = serde_json::json!(1e39);
+    std::fs::write(&file, serde_json::to_vec(&v).expect("json")).expect("write");
+    clean_error(&sample(&m, &d.path().join("o3")), &["latent_prior.json"]);
+    // `--prior standard` does not read it.
+    let o = musicvae(&[
+        "sample",
+        "--model",
+        s(&m),
+        "-n",
+        "1",
+        "--prior",
+        "standard",
+        "--out",
+        s(&d.path().join("o4")),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -9,7 +9,10 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use musicvae::data::converter::Window;
 use musicvae::generate::interpolation_check::{interpolation_check, InterpolationCheck};
-use musicvae::generate::sample_quality::{compare, compare_drums, SampleQuality};
+use musicvae::generate::latent_prior::LatentPrior;
+use musicvae::generate::sample_quality::{
+    compare, compare_drums, nearest_training, Nearest, SampleQuality,
+};
 use musicvae::generate::Vae;
 use musicvae::io_util::write_atomic;
 use musicvae::model_dir::{resolve_model, DEFAULT_MODEL};
@@ -47,7 +50,8 @@ pub struct EvalArgs {
     /// Windows per batch.
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    /// Also draw N phrases from the prior and compare them with the held-out windows feature by
+    /// Also draw N phrases from the prior (z ~ N(0, I), and the fitted latent prior too where the
+    /// model has one) and compare them with the held-out windows feature by
     /// feature (MGEval-style overlapping areas: melody features for melody models and the melody
     /// of trio models, drum features — hits, per-class density, off-beat hits, kick-snare
     /// repetition — for drum models).
@@ -71,7 +75,22 @@ struct ModelReport {
     eval: EvalResult,
     interpolation: Option<InterpolationCheck>,
     prior_samples: Option<SampleQuality>,
+    /// The same comparison for samples of the model's fitted latent prior (`latent_prior.json`),
+    /// when it has one.
+    fitted_prior_samples: Option<SampleQuality>,
+    /// How close prior samples and held-out windows come to the training windows.
+    nearest_training: Option<NearestReport>,
 }
+
+#[derive(Serialize)]
+struct NearestReport {
+    held_out: Nearest,
+    prior: Nearest,
+    fitted_prior: Option<Nearest>,
+}
+
+/// Training windows searched for the nearest-window check (a seeded subset of larger sets).
+const MAX_NEAREST_TRAINING: usize = 20_000;
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
@@ -130,6 +149,18 @@ impl OnBackend for EvalArgs {
             let vae = Vae::<B>::load(dir, device)
                 .with_context(|| format!("loading the model in {}", dir.display()))?;
             let mut cache = load_data(&a.data, &vae.config)?;
+            // The windows the model learnt from (before --split changes what is held out).
+            let mut training: Vec<usize> = cache
+                .meta
+                .files
+                .iter()
+                .filter(|f| !f.held_out)
+                .flat_map(|f| f.first_window..f.first_window + f.num_windows)
+                .collect();
+            if training.len() > MAX_NEAREST_TRAINING {
+                Rng::new(a.seed).shuffle(&mut training);
+                training.truncate(MAX_NEAREST_TRAINING);
+            }
             if let Some(split) = &a.split {
                 restrict_to_split(&mut cache, split, &a.data)?;
             }
@@ -172,27 +203,43 @@ impl OnBackend for EvalArgs {
             } else {
                 None
             };
-            let prior = match a.prior {
-                Some(n) => {
-                    let rep = vae.kind().representation();
-                    // The melody track (track 0 of trio windows); a drum model's drum track.
-                    let (track, drums) = match rep.melody_track() {
-                        Some(m) => (m, false),
-                        None => (0, true),
+            let fitted = LatentPrior::beside(dir, vae.z_size())?;
+            // The melody track (track 0 of trio windows); a drum model's drum track.
+            let (track, drums) = match vae.kind().representation().melody_track() {
+                Some(m) => (m, false),
+                None => (0, true),
+            };
+            let real: Vec<&[u16]> = windows.iter().map(|w| w.tracks[track].as_slice()).collect();
+            let learnt: Vec<&[u16]> = training
+                .iter()
+                .map(|&i| data.windows[i].tracks[track].as_slice())
+                .collect();
+            let quality =
+                |prior: Option<&LatentPrior>| -> Result<Option<(SampleQuality, Nearest)>> {
+                    let Some(n) = a.prior else {
+                        return Ok(None);
                     };
-                    let (_, samples) = vae.sample(n, a.temperature, a.seed)?;
+                    let (_, samples) = vae.sample(n, a.temperature, a.seed, prior)?;
                     let generated: Vec<&[u16]> =
                         samples.iter().map(|w| w.tracks[track].as_slice()).collect();
-                    let real: Vec<&[u16]> =
-                        windows.iter().map(|w| w.tracks[track].as_slice()).collect();
-                    Some(if drums {
+                    let q = if drums {
                         compare_drums(&generated, &real)
                     } else {
                         compare(&generated, &real)
-                    })
-                }
+                    };
+                    Ok(Some((q, nearest_training(&generated, &learnt))))
+                };
+            let prior = quality(None)?;
+            let fitted_prior = match &fitted {
+                Some(p) => quality(Some(p))?,
                 None => None,
             };
+            let nearest = prior.as_ref().map(|(_, np)| NearestReport {
+                held_out: nearest_training(&real, &learnt),
+                prior: np.clone(),
+                fitted_prior: fitted_prior.as_ref().map(|(_, nf)| nf.clone()),
+            });
+            let (prior, fitted_prior) = (prior.map(|p| p.0), fitted_prior.map(|p| p.0));
             reports.push(ModelReport {
                 model: vae.describe(),
                 dir: dir.display().to_string(),
@@ -200,6 +247,8 @@ impl OnBackend for EvalArgs {
                 eval: e,
                 interpolation: interp,
                 prior_samples: prior,
+                fitted_prior_samples: fitted_prior,
+                nearest_training: nearest,
             });
         }
         println!(
@@ -296,7 +345,33 @@ impl OnBackend for EvalArgs {
                 println!("    A–B distance: {:.2}", ic.a_b_distance);
             }
             if let Some(q) = &r.prior_samples {
-                print_sample_quality(q, a.prior.unwrap_or(0), a.temperature);
+                print_sample_quality(q, "z ~ N(0, I)", a.prior.unwrap_or(0), a.temperature);
+            }
+            if let Some(q) = &r.fitted_prior_samples {
+                print_sample_quality(
+                    q,
+                    "z from the fitted latent prior, latent_prior.json",
+                    a.prior.unwrap_or(0),
+                    a.temperature,
+                );
+            }
+            if let Some(nr) = &r.nearest_training {
+                println!(
+                    "  nearest training window ({} searched): steps shared with it, mean, and exact copies",
+                    nr.held_out.training_windows
+                );
+                let row = |name: &str, n: &Nearest| {
+                    println!(
+                        "    {name:<34} {:>6.1}% {:>6.1}%",
+                        100.0 * n.mean_agreement,
+                        100.0 * n.copies
+                    )
+                };
+                row("held-out windows (real)", &nr.held_out);
+                row("prior samples, z ~ N(0, I)", &nr.prior);
+                if let Some(f) = &nr.fitted_prior {
+                    row("prior samples, fitted latent prior", f);
+                }
             }
         }
         if let Some(p) = &a.json {
@@ -307,9 +382,9 @@ impl OnBackend for EvalArgs {
     }
 }
 
-fn print_sample_quality(q: &SampleQuality, n: usize, temperature: f64) {
+fn print_sample_quality(q: &SampleQuality, prior: &str, n: usize, temperature: f64) {
     println!(
-        "  prior samples ({n} at T = {temperature}, {} 2-bar segments) vs held-out ({} segments): overlapping area of feature histograms",
+        "  prior samples ({prior}; {n} at T = {temperature}, {} 2-bar segments) vs held-out ({} segments): overlapping area of feature histograms",
         q.generated_segments, q.real_segments
     );
     println!(

@@ -1,9 +1,11 @@
 //! `musicvae export RUN_DIR --out MODEL_DIR [--half]`: copy a trained model (weights + resolved
-//! config, and attribute vectors if present) into a model folder, optionally with f16 weights.
+//! config, and attribute vectors and the fitted latent prior if present) into a model folder,
+//! optionally with f16 weights.
 
 use anyhow::{Context, Result};
 use clap::Args;
 use musicvae::generate::attributes::Attributes;
+use musicvae::generate::latent_prior::LatentPrior;
 use musicvae::model::store::{load_model, save_model, save_model_f16};
 use std::path::PathBuf;
 
@@ -42,6 +44,20 @@ pub fn run(a: ExportArgs) -> Result<()> {
     let attrs = Attributes::path(&a.run);
     if attrs.is_file() {
         Attributes::load(&attrs)?.save(&Attributes::path(&a.out))?;
+    }
+    // The fitted latent prior belongs to these weights: copied with them, and one left in --out
+    // from the weights being replaced is removed.
+    let prior = LatentPrior::path(&a.run);
+    let out_prior = LatentPrior::path(&a.out);
+    if prior.is_file() {
+        LatentPrior::load(&prior, config.model.z_size)?.save(&out_prior)?;
+    } else if out_prior.is_file() {
+        std::fs::remove_file(&out_prior)
+            .with_context(|| format!("removing {}", out_prior.display()))?;
+        println!(
+            "removed {}: it was fitted to the weights now replaced (refit with `musicvae fit-prior`)",
+            out_prior.display()
+        );
     }
     let size = std::fs::metadata(a.out.join("model.mpk"))
         .map(|m| m.len())

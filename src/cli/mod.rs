@@ -13,6 +13,7 @@ mod encode;
 mod eval;
 mod eval_attributes;
 mod export;
+mod fit_prior;
 mod grid;
 mod guard;
 mod inspect;
@@ -58,7 +59,8 @@ pub enum Command {
     Chain(chain::ChainArgs),
     /// Phrases similar to a MIDI phrase (z = μ + amount·σ·ε), sorted by how far they are from it.
     Variations(variations::VariationsArgs),
-    /// Sample new phrases from the model's prior (z ~ N(0, I)) into a folder of MIDI files.
+    /// Sample new phrases from the model's latent prior (the fitted one where the model has it,
+    /// else z ~ N(0, I)) into a folder of MIDI files.
     Sample(sample::SampleArgs),
     /// Move a phrase toward (or away from) a genre along its attribute vector.
     Morph(morph::MorphArgs),
@@ -80,6 +82,9 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Genre attribute vectors: mean latent code of each genre minus that of the rest.
     Attributes(attributes::AttributesArgs),
+    /// Fit the model's latent distribution (mean and covariance of the training windows' codes)
+    /// so that `sample` draws where the decoder was trained, not from N(0, I).
+    FitPrior(fit_prior::FitPriorArgs),
     /// How well the attribute vectors work: the genre classifier's probability of each genre
     /// before and after moving held-out phrases along its vector.
     EvalAttributes(eval_attributes::EvalAttributesArgs),
@@ -119,6 +124,7 @@ pub fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Export(a) => export::run(a),
         Command::Attributes(a) => attributes::run(a),
+        Command::FitPrior(a) => fit_prior::run(a),
         Command::Morph(a) => morph::run(a),
         Command::EvalAttributes(a) => eval_attributes::run(a),
         Command::Render(a) => render::run(a),

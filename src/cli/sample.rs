@@ -1,14 +1,27 @@
-//! `musicvae sample`: phrases from the prior, z ~ N(0, I).
+//! `musicvae sample`: phrases from the prior: the model's fitted latent prior
+//! (`latent_prior.json`, written by `fit-prior`) where there is one, else z ~ N(0, I).
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
 use super::output::{OutputArgs, Written};
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
-use clap::Args;
+use clap::{Args, ValueEnum};
+use musicvae::generate::latent_prior::LatentPrior;
 use musicvae::generate::output::{numbered_paths, phrases_sequence, Panel};
 use musicvae::generate::Vae;
 use musicvae::music::note_sequence::DEFAULT_QPM;
 use std::path::PathBuf;
+
+/// Where z comes from.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriorChoice {
+    /// The fitted latent prior when the model folder has one (latent_prior.json), else N(0, I)
+    Auto,
+    /// z ~ N(0, I), the VAE's prior (Magenta's sampling)
+    Standard,
+    /// The fitted latent prior (an error if the model has none)
+    Fitted,
+}
 
 #[derive(Args, Debug)]
 pub struct SampleArgs {
@@ -20,6 +33,10 @@ pub struct SampleArgs {
     /// Sampling temperature (0 = argmax; Magenta's default 0.5).
     #[arg(long, short = 't', default_value_t = 0.5)]
     pub temperature: f64,
+    /// Draw z from the model's fitted latent prior (the Gaussian of its training windows' codes,
+    /// `musicvae fit-prior`), which gives phrases more like the training data, or from N(0, I).
+    #[arg(long, value_enum, default_value_t = PriorChoice::Auto)]
+    pub prior: PriorChoice,
     /// Seed of z and of the sampling noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -46,10 +63,22 @@ impl OnBackend for SampleArgs {
         let vae = Vae::<B>::load(&dir, device)
             .with_context(|| format!("loading the model in {}", dir.display()))?;
         println!("model: {} from {}", vae.describe(), dir.display());
+        let prior = match a.prior {
+            PriorChoice::Standard => None,
+            PriorChoice::Fitted => Some(LatentPrior::load(&LatentPrior::path(&dir), vae.z_size())?),
+            PriorChoice::Auto => LatentPrior::beside(&dir, vae.z_size())?,
+        };
+        let from = match &prior {
+            Some(p) => format!(
+                "z from the fitted latent prior ({} training windows)",
+                p.windows
+            ),
+            None => "z ~ N(0, I)".to_string(),
+        };
         let t0 = std::time::Instant::now();
-        let (_, phrases) = vae.sample(a.num, a.temperature, a.seed)?;
+        let (_, phrases) = vae.sample(a.num, a.temperature, a.seed, prior.as_ref())?;
         println!(
-            "sampled {} phrases (temperature {}, seed {}) in {:.2} s",
+            "sampled {} phrases ({from}, temperature {}, seed {}) in {:.2} s",
             phrases.len(),
             a.temperature,
             a.seed,
@@ -83,9 +112,14 @@ impl OnBackend for SampleArgs {
             })
             .collect();
         let title = format!(
-            "{} samples from {} (T = {}, seed {})",
+            "{} samples from {} ({}, T = {}, seed {})",
             phrases.len(),
             vae.config.model.name,
+            if prior.is_some() {
+                "fitted prior"
+            } else {
+                "z ~ N(0, I)"
+            },
             a.temperature,
             a.seed
         );

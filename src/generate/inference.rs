@@ -2,6 +2,7 @@
 //! decode latent vectors to windows (argmax at temperature 0, otherwise a categorical draw at the
 //! temperature, fed back step by step), sample from the prior. Every random draw comes from a seed.
 
+use super::latent_prior::LatentPrior;
 use crate::data::converter::{DataKind, Window};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
@@ -162,15 +163,31 @@ impl<B: Backend> Vae<B> {
         Ok(out)
     }
 
-    /// `n` draws z ~ N(0, I) (from `seed`) and their decodings.
+    /// `n` draws z ~ N(0, I) (from `seed`), or from a fitted latent prior, and their decodings.
     pub fn sample(
         &self,
         n: usize,
         temperature: f64,
         seed: u64,
+        prior: Option<&LatentPrior>,
     ) -> Result<(Vec<Vec<f32>>, Vec<Window>)> {
+        if let Some(p) = prior {
+            if p.z_size() != self.z_size() {
+                return Err(Error::Invalid(format!(
+                    "the fitted latent prior has z {}, model {} has z {}",
+                    p.z_size(),
+                    self.describe(),
+                    self.z_size()
+                )));
+            }
+        }
         let mut rng = Rng::new(seed);
-        let zs: Vec<Vec<f32>> = (0..n).map(|_| rng.normals(self.z_size())).collect();
+        let zs: Vec<Vec<f32>> = (0..n)
+            .map(|_| match prior {
+                Some(p) => p.draw(&mut rng),
+                None => rng.normals(self.z_size()),
+            })
+            .collect();
         let windows = self.decode(&zs, temperature, seed.wrapping_add(1))?;
         Ok((zs, windows))
     }

@@ -9,6 +9,7 @@ pub mod inference;
 pub mod input;
 pub mod interpolation_check;
 pub mod latent_file;
+pub mod latent_prior;
 pub mod output;
 pub mod sample_quality;
 pub mod slerp;

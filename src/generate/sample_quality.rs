@@ -404,6 +404,46 @@ pub fn drum_bar_repetition(windows: &[&[u16]]) -> f64 {
     repetition_of_bars(windows, |t| t != 0)
 }
 
+/// How close windows come to the windows a model was trained on.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Nearest {
+    /// Windows compared, and training windows searched.
+    pub windows: usize,
+    pub training_windows: usize,
+    /// Mean over the windows of the largest fraction of steps shared with one training window.
+    pub mean_agreement: f64,
+    /// Share of windows equal to a training window step for step.
+    pub copies: f64,
+}
+
+/// For every window, the training window it agrees with on most steps (token by token): the mean
+/// of that agreement and the share of exact copies. Samples that copy the training data score
+/// higher than real held-out windows do.
+pub fn nearest_training(windows: &[&[u16]], training: &[&[u16]]) -> Nearest {
+    use rayon::prelude::*;
+    let best: Vec<f64> = windows
+        .par_iter()
+        .map(|w| {
+            let mut top = 0usize;
+            for t in training {
+                let same = w.iter().zip(t.iter()).filter(|(a, b)| a == b).count();
+                top = top.max(same);
+                if top == w.len() {
+                    break;
+                }
+            }
+            top as f64 / w.len().max(1) as f64
+        })
+        .collect();
+    let n = best.len().max(1) as f64;
+    Nearest {
+        windows: windows.len(),
+        training_windows: training.len(),
+        mean_agreement: best.iter().sum::<f64>() / n,
+        copies: best.iter().filter(|b| **b >= 1.0).count() as f64 / n,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,5 +576,18 @@ mod tests {
         let sil = vec![0u16; SEGMENT_STEPS];
         let quiet: Vec<&[u16]> = vec![&sil; 8];
         assert!(compare_drums(&quiet, &real).mean_overlap < 0.5);
+    }
+
+    #[test]
+    fn nearest_training_window_agreement() {
+        let train: Vec<Vec<u16>> = vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8]];
+        let t: Vec<&[u16]> = train.iter().map(|w| w.as_slice()).collect();
+        // A copy, a window sharing 3 of 4 steps with the first, one sharing 1 of 4 with the second.
+        let ws: Vec<Vec<u16>> = vec![vec![5, 6, 7, 8], vec![1, 2, 3, 0], vec![0, 6, 0, 0]];
+        let w: Vec<&[u16]> = ws.iter().map(|w| w.as_slice()).collect();
+        let n = nearest_training(&w, &t);
+        assert_eq!((n.windows, n.training_windows), (3, 2));
+        assert!((n.mean_agreement - (1.0 + 0.75 + 0.25) / 3.0).abs() < 1e-12);
+        assert!((n.copies - 1.0 / 3.0).abs() < 1e-12);
     }
 }
