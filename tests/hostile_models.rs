@@ -292,26 +292,23 @@ fn broken_fitted_latent_prior_is_a_clean_error_and_the_standard_prior_still_samp
     )
     .expect("write");
     clean_error(&sample(&m, &d.path().join("o1")), &["latent_prior.json"]);
+    // A valid one-component fit for latent size z, written to the model's latent_prior.json.
+    let write_fit = |z: usize| {
+        let mus: Vec<Vec<f32>> = (0..4).map(|i| vec![i as f32; z]).collect();
+        let sig = vec![vec![0.5f32; z]; 4];
+        LatentPrior::fit("m", "d", &mus, &sig, 1, 0, &mut |_, _| {})
+            .expect("fit")
+            .save(&file)
+            .expect("save");
+    };
     // Fitted for another latent size.
-    let z = cfg.model.z_size + 1;
-    let mus: Vec<Vec<f32>> = (0..4).map(|i| vec![i as f32; z]).collect();
-    let sig = vec![vec![0.5f32; z]; 4];
-    LatentPrior::fit("m", "d", &mus, &sig, 1, 0, &mut |_, _| {})
-        .expect("fit")
-        .save(&file)
-        .expect("save");
+    write_fit(cfg.model.z_size + 1);
     clean_error(
         &sample(&m, &d.path().join("o2")),
         &["latent_prior.json", "latent size", "fit-prior"],
     );
     // Non-finite means, at the right size.
-    let z = cfg.model.z_size;
-    let mus: Vec<Vec<f32>> = (0..4).map(|i| vec![i as f32; z]).collect();
-    let sig = vec![vec![0.5f32; z]; 4];
-    LatentPrior::fit("m", "d", &mus, &sig, 1, 0, &mut |_, _| {})
-        .expect("fit")
-        .save(&file)
-        .expect("save");
+    write_fit(cfg.model.z_size);
     let mut v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
     v["means"][0][0] = serde_json::json!(1e39);

@@ -150,13 +150,7 @@ impl OnBackend for EvalArgs {
                 .with_context(|| format!("loading the model in {}", dir.display()))?;
             let mut cache = load_data(&a.data, &vae.config)?;
             // The windows the model learnt from (before --split changes what is held out).
-            let mut training: Vec<usize> = cache
-                .meta
-                .files
-                .iter()
-                .filter(|f| !f.held_out)
-                .flat_map(|f| f.first_window..f.first_window + f.num_windows)
-                .collect();
+            let mut training = cache.training_windows();
             if training.len() > MAX_NEAREST_TRAINING {
                 Rng::new(a.seed).shuffle(&mut training);
                 training.truncate(MAX_NEAREST_TRAINING);

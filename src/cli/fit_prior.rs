@@ -45,13 +45,7 @@ impl OnBackend for FitPriorArgs {
         let vae = Vae::<B>::load(&dir, device)
             .with_context(|| format!("loading the model in {}", dir.display()))?;
         let cache = load_data(&a.data, &vae.config)?;
-        let mut idx: Vec<usize> = cache
-            .meta
-            .files
-            .iter()
-            .filter(|f| !f.held_out)
-            .flat_map(|f| f.first_window..f.first_window + f.num_windows)
-            .collect();
+        let mut idx = cache.training_windows();
         if idx.len() < 2 {
             bail!(
                 "{}: {} training-split window(s); fitting a latent prior needs at least two",

@@ -82,8 +82,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Genre attribute vectors: mean latent code of each genre minus that of the rest.
     Attributes(attributes::AttributesArgs),
-    /// Fit the model's latent distribution (mean and covariance of the training windows' codes)
-    /// so that `sample` draws where the decoder was trained, not from N(0, I).
+    /// Fit the model's latent distribution (a Gaussian mixture over the codes of its training
+    /// windows) so that `sample` draws where the decoder was trained, not from N(0, I).
     FitPrior(fit_prior::FitPriorArgs),
     /// How well the attribute vectors work: the genre classifier's probability of each genre
     /// before and after moving held-out phrases along its vector.

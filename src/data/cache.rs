@@ -86,6 +86,16 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// Window indices of the files that are not held out (the training split), in order.
+    pub fn training_windows(&self) -> Vec<usize> {
+        self.meta
+            .files
+            .iter()
+            .filter(|f| !f.held_out)
+            .flat_map(|f| f.first_window..f.first_window + f.num_windows)
+            .collect()
+    }
+
     pub fn save(&self, dir: &Path) -> Result<()> {
         let mut bin = Vec::new();
         for w in &self.windows {
