@@ -405,7 +405,7 @@ impl LatentPrior {
     }
 
     /// z = means[component] + L ε for a standard normal ε.
-    pub fn transform(&self, component: usize, eps: &[f32]) -> Vec<f32> {
+    fn transform(&self, component: usize, eps: &[f32]) -> Vec<f32> {
         let mut z = self.means[component].clone();
         let mut at = 0;
         for (i, zi) in z.iter_mut().enumerate() {
@@ -433,11 +433,6 @@ impl LatentPrior {
         }
         let eps = rng.normals(self.z_size());
         self.transform(component, &eps)
-    }
-
-    /// `n` draws from the fitted mixture.
-    pub fn sample(&self, n: usize, rng: &mut Rng) -> Vec<Vec<f32>> {
-        (0..n).map(|_| self.draw(rng)).collect()
     }
 
     pub fn path(model_dir: &Path) -> PathBuf {
@@ -565,7 +560,8 @@ mod tests {
         assert_eq!(p.weights, vec![1.0]);
         assert!((p.summary.mean_sigma_squared - 0.25).abs() < 1e-9);
         // True C = [[4 + 0.25, 2], [2, 1.25 + 0.25]].
-        let z = p.sample(20000, &mut Rng::new(1));
+        let mut rng = Rng::new(1);
+        let z: Vec<Vec<f32>> = (0..20000).map(|_| p.draw(&mut rng)).collect();
         let n = z.len() as f64;
         let m0 = z.iter().map(|v| v[0] as f64).sum::<f64>() / n;
         let m1 = z.iter().map(|v| v[1] as f64).sum::<f64>() / n;
@@ -608,7 +604,8 @@ mod tests {
             "{:?}",
             p.summary
         );
-        let z = p.sample(1000, &mut Rng::new(2));
+        let mut rng = Rng::new(2);
+        let z: Vec<Vec<f32>> = (0..1000).map(|_| p.draw(&mut rng)).collect();
         let near_left = z.iter().filter(|v| v[0] < 0.0).count();
         assert!((250..350).contains(&near_left), "{near_left}");
         // Nothing is drawn in the empty middle, where one Gaussian would put many samples.
