@@ -173,6 +173,23 @@ fn clear_errors_and_nonzero_exit() {
     assert!(!o.status.success(), "{t}");
     assert!(t.contains("only one label"), "{t}");
 
+    // Drum augmentations are refused for melodies, before any file is read.
+    for flag in [&["--drop-hits", "0.1"][..], &["--no-rotate-bars"][..]] {
+        let mut args = vec![
+            "train-classifier",
+            "--data",
+            one.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(flag);
+        let t = text(&musicvae(&args));
+        assert!(
+            t.contains(&format!("{} is a drum-style setting", flag[0])),
+            "{t}"
+        );
+    }
+
     let o = musicvae(&[
         "train-classifier",
         "--data",
@@ -311,6 +328,10 @@ fn tiny_drum_style_classifier_trains_and_classifies() {
         serde_json::from_slice(&std::fs::read(model.join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["kind"], "drums");
     assert_eq!(cfg["onset_channel"], false);
+    // Drum styles train on augmented windows by default.
+    assert_eq!(cfg["rotate_bars"], true);
+    assert_eq!(cfg["drop_hits"], 0.1);
+    assert!(out.contains("bar rotation on, hit dropout 0.1"), "{out}");
     assert_eq!(cfg["labels"], serde_json::json!(["hiphop", "pop"]));
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(model.join("report.json")).unwrap()).unwrap();

@@ -503,7 +503,22 @@ fn attribute_vectors_move_a_phrase_toward_a_genre() {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&attrs).expect("written")).expect("json");
     assert_eq!(v["labels_from"], "folders");
+    assert_eq!(v["direction"], "mean");
     assert_eq!(v["vectors"].as_array().map(|a| a.len()), Some(2));
+    // The discriminant direction: same labels, each vector as long as its mean difference, but
+    // reweighted per dimension (one window per label: C = diag(E[σ²])).
+    let disc = f.root.join("attrs_disc.json");
+    attributes(f, &["--direction", "discriminant"], &disc);
+    let d: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&disc).expect("written")).expect("json");
+    assert_eq!(d["direction"], "discriminant");
+    for k in 0..2 {
+        let (m, w) = (&v["vectors"][k], &d["vectors"][k]);
+        assert_eq!(m["label"], w["label"]);
+        let norm = |x: &serde_json::Value| x["norm"].as_f64().unwrap_or(f64::NAN);
+        assert!((norm(m) - norm(w)).abs() < 1e-6, "{m} {w}");
+        assert_ne!(m["vector"], w["vector"]);
+    }
     let morph = f.root.join("morph.mid");
     let o = musicvae(&[
         "morph",
@@ -675,6 +690,14 @@ fn attribute_vectors_move_a_phrase_toward_a_genre() {
         "{out}"
     );
     assert!(num(&chorale, "changed_toward") > 0.2, "{out}");
+    // The chorale window's own reconstruction is surely chorale to the classifier: turning the
+    // irish one into such a phrase is what a full conversion would add.
+    assert!(
+        num(&chorale, "before_own") > num(&chorale, "before_others") + 0.5,
+        "{out}"
+    );
+    assert!(num(&chorale, "full_conversion") > 0.2, "{out}");
+    assert!(out.contains("full conversion"), "{out}");
     // Without held-out files there is nothing to evaluate: a clear error.
     let (_, err) = text(&musicvae(&[
         "eval-attributes",

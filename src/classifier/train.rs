@@ -5,10 +5,12 @@
 
 use super::config::ClassifierConfig;
 use super::data::ClassifierData;
+use super::drum_augment::augment_drums;
 use super::eval::{evaluate, Evaluation};
 use super::model::ClassifierNet;
 use super::pianoroll::{batch_tensor, RollSpec};
 use super::predict::save_classifier;
+use crate::data::converter::Window;
 use crate::error::{Error, Result};
 use crate::io_util::write_atomic;
 use crate::plot::{confusion_matrix, line_chart, ChartSpec, Series};
@@ -165,7 +167,25 @@ pub fn train_classifier<B: AutodiffBackend>(
             }
             let batch =
                 data.sample_batch(&by_label, cfg.batch_size, &spec, cfg.transpose, &mut rng);
-            let wins: Vec<_> = batch.iter().map(|b| &data.windows[b.0]).collect();
+            let augmented: Vec<Window> = if cfg.rotate_bars || cfg.drop_hits > 0.0 {
+                batch
+                    .iter()
+                    .map(|b| Window {
+                        tracks: data.windows[b.0]
+                            .tracks
+                            .iter()
+                            .map(|t| augment_drums(t, cfg.rotate_bars, cfg.drop_hits, &mut rng))
+                            .collect(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let wins: Vec<&Window> = if augmented.is_empty() {
+                batch.iter().map(|b| &data.windows[b.0]).collect()
+            } else {
+                augmented.iter().collect()
+            };
             let shifts: Vec<i32> = batch.iter().map(|b| b.2).collect();
             let labels: Vec<i64> = batch.iter().map(|b| b.1 as i64).collect();
             let x = batch_tensor::<B>(&wins, &shifts, &spec, device); // [N, C, P, T]

@@ -11,7 +11,9 @@ use clap::{Args, ValueEnum};
 use musicvae::classifier::eval::argmax;
 use musicvae::classifier::GenreClassifier;
 use musicvae::data::converter::Window;
-use musicvae::generate::attributes::{attribute_vectors, Attributes, FORMAT};
+use musicvae::generate::attributes::{
+    attribute_vectors, discriminant_vectors, Attributes, Direction, FORMAT,
+};
 use musicvae::generate::Vae;
 use musicvae::model_dir::resolve_classifier_for;
 use musicvae::rng::Rng;
@@ -49,6 +51,12 @@ pub struct AttributesArgs {
     /// (melody or drums) must be the model's.
     #[arg(long, value_name = "DIR")]
     pub classifier: Option<PathBuf>,
+    /// How each label's vector is derived: the mean difference of its codes from the rest's
+    /// (Magenta's attribute vectors), or that difference whitened by the codes' within-label
+    /// covariance (a linear discriminant: less of the step spent on variation every label has),
+    /// scaled to the same length.
+    #[arg(long, value_enum, default_value_t = Direction::Mean)]
+    pub direction: Direction,
     /// Where to write the vectors (default: attributes.json in the model folder).
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
@@ -98,12 +106,16 @@ impl OnBackend for AttributesArgs {
         }
         let pb = bar(picked.len() as u64, "encode");
         let mut mus = Vec::with_capacity(picked.len());
+        let mut sigmas = Vec::with_capacity(picked.len());
         for chunk in picked.chunks(256) {
             let ws: Vec<Window> = chunk
                 .iter()
                 .map(|&(w, _)| cache.windows[w].clone())
                 .collect();
-            mus.extend(vae.encode(&ws)?.into_iter().map(|l| l.mu));
+            for l in vae.encode(&ws)? {
+                mus.push(l.mu);
+                sigmas.push(l.sigma);
+            }
             pb.inc(chunk.len() as u64);
         }
         pb.finish_and_clear();
@@ -143,12 +155,16 @@ impl OnBackend for AttributesArgs {
                 )
             }
         };
-        let vectors = attribute_vectors(&mus, &labels, &names);
+        let vectors = match a.direction {
+            Direction::Mean => attribute_vectors(&mus, &labels, &names),
+            Direction::Discriminant => discriminant_vectors(&mus, &sigmas, &labels, &names)?,
+        };
         let attrs = Attributes {
             format: FORMAT.into(),
             model: vae.config.model.name.clone(),
             labels_from: labels_from.into(),
             classifier,
+            direction: a.direction,
             data: a.data.display().to_string(),
             windows: mus.len(),
             vectors,

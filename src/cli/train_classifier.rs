@@ -170,6 +170,13 @@ pub struct TrainClassifierArgs {
     /// Melodies only.
     #[arg(long, value_name = "K")]
     pub transpose: Option<u8>,
+    /// Drums: train on each window as it is, without starting it at a random bar of itself (bar
+    /// rotation is on by default for drum styles).
+    #[arg(long)]
+    pub no_rotate_bars: bool,
+    /// Drums: drop each hit of a training window with probability P (default 0.1; 0 = off).
+    #[arg(long, value_name = "P")]
+    pub drop_hits: Option<f64>,
     /// Seed of initialisation, sampling and augmentation (default 7).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -219,6 +226,14 @@ impl TrainClassifierArgs {
                     "{flag} is a melody setting; a drum roll has the 9 drum classes as rows, one channel (hits) and no transposition"
                 );
             }
+        } else {
+            let drums_only = [
+                ("--no-rotate-bars", self.no_rotate_bars),
+                ("--drop-hits", self.drop_hits.is_some()),
+            ];
+            if let Some((flag, _)) = drums_only.iter().find(|(_, given)| *given) {
+                bail!("{flag} is a drum-style setting; melodies are augmented by --transpose");
+            }
         }
         let mut c = ClassifierConfig::new_for(kind, arch, red, self.bars);
         macro_rules! set {
@@ -229,7 +244,10 @@ impl TrainClassifierArgs {
              warmup_steps => warmup_steps, dropout => dropout, bn_momentum => bn_momentum,
              label_smoothing => label_smoothing, transpose => transpose, seed => seed,
              split_seed => split_seed, held_out => held_out_fraction,
-             eval_windows_per_file => eval_windows_per_file);
+             eval_windows_per_file => eval_windows_per_file, drop_hits => drop_hits);
+        if self.no_rotate_bars {
+            c.rotate_bars = false;
+        }
         if self.pitch_range == Some(PitchRange::Midi) {
             c.pitch_min = 0;
             c.pitch_max = 127;
@@ -376,7 +394,7 @@ pub fn run(a: TrainClassifierArgs) -> Result<()> {
         );
     }
     println!(
-        "{} (width {}, input {:?} = [channels, {}, steps]), {} epochs × {} balanced batches of {}, AdamW lr {} wd {}, transpose ±{}, seed {}",
+        "{} (width {}, input {:?} = [channels, {}, steps]), {} epochs × {} balanced batches of {}, AdamW lr {} wd {}, {}, seed {}",
         cfg.arch_name(),
         cfg.width,
         cfg.input_shape(),
@@ -390,7 +408,15 @@ pub fn run(a: TrainClassifierArgs) -> Result<()> {
         cfg.batch_size,
         cfg.learning_rate,
         cfg.weight_decay,
-        cfg.transpose,
+        if cfg.kind == DataKind::Drums {
+            format!(
+                "bar rotation {}, hit dropout {}",
+                if cfg.rotate_bars { "on" } else { "off" },
+                cfg.drop_hits
+            )
+        } else {
+            format!("transpose ±{}", cfg.transpose)
+        },
         cfg.seed
     );
 

@@ -20,6 +20,15 @@ pub struct AttributeRow {
     /// of another genre toward this one.
     pub before_others: f64,
     pub toward_others: f64,
+    /// The mean over the windows whose own label is `label` (None when it has none): how sure the
+    /// classifier is of this genre on reconstructions of real phrases of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_own: Option<f64>,
+    /// The rise of `before` (over all windows, as `toward − before` is measured) if every other
+    /// genre's window became as sure a phrase of this genre as its own windows are:
+    /// share of others × (before_own − before_others). None when the genre has no windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_conversion: Option<f64>,
     /// Mean fraction of steps that differ from the reconstruction after +A·v (and −A·v).
     pub changed_toward: f64,
     pub changed_away: f64,
@@ -61,6 +70,13 @@ impl AttributeEvaluation {
     /// Mean over genres of (toward − before), in probability points (0–1).
     pub fn mean_rise(&self) -> f64 {
         mean(self.rows.iter().map(|r| r.toward - r.before))
+    }
+    /// The mean rise a full conversion would give (mean of the rows' `full_conversion`, over
+    /// genres with windows of their own), to compare with [`Self::mean_rise`]. None without such
+    /// genres.
+    pub fn full_conversion(&self) -> Option<f64> {
+        let rises: Vec<f64> = self.rows.iter().filter_map(|r| r.full_conversion).collect();
+        (!rises.is_empty()).then(|| mean(rises.into_iter()))
     }
     /// Mean over genres of (before − away).
     pub fn mean_fall(&self) -> f64 {
@@ -131,12 +147,17 @@ impl RowAccumulator {
     pub fn finish(&self, label: &str) -> AttributeRow {
         let n = self.n.max(1) as f64;
         let no = self.n_others.max(1) as f64;
+        let before_own = (self.n > self.n_others)
+            .then(|| (self.before - self.before_others) / (self.n - self.n_others) as f64);
         AttributeRow {
             label: label.to_string(),
             before: self.before / n,
             toward: self.toward / n,
             away: self.away / n,
             before_others: self.before_others / no,
+            before_own,
+            full_conversion: before_own
+                .map(|own| self.n_others as f64 / n * (own - self.before_others / no)),
             toward_others: self.toward_others / no,
             changed_toward: self.changed_toward / n,
             changed_away: self.changed_away / n,
@@ -176,6 +197,7 @@ mod tests {
         assert!((r.toward - 0.8).abs() < 1e-12);
         assert!((r.away - 0.1).abs() < 1e-12);
         assert!((r.before_others - 0.0).abs() < 1e-12);
+        assert!((r.before_own.unwrap() - 0.8).abs() < 1e-12);
         assert!((r.toward_others - 0.6).abs() < 1e-12);
         assert!((r.changed_toward - 0.2).abs() < 1e-12);
         assert!((r.changed_away - 0.3).abs() < 1e-12);
@@ -196,6 +218,11 @@ mod tests {
         };
         assert!((e.mean_rise() - 0.2).abs() < 1e-12);
         assert!((e.mean_fall() - 0.15).abs() < 1e-12);
+        // Both rows: own 0.8, others 0.0 → a full conversion would add 80 points.
+        // Half the windows are another genre's (P 0.0), own windows 0.8: turning those into
+        // phrases of this genre would add 0.5 × 0.8 = 40 points over all windows.
+        assert!((r.full_conversion.unwrap() - 0.4).abs() < 1e-12);
+        assert!((e.full_conversion().unwrap() - 0.4).abs() < 1e-12);
     }
 
     #[test]

@@ -1,14 +1,33 @@
 //! Attribute vectors (the paper's §5.3 practice, here for genres): for every label g,
 //! v_g = mean(μ | g) − mean(μ | not g) over encoded windows. Adding A·v_g to a phrase's μ moves it
 //! toward g; subtracting moves it away. Saved as `attributes.json` beside the model.
+//!
+//! [`Direction::Discriminant`] turns each mean difference d_g into the direction of a Gaussian
+//! class model with one shared covariance (linear discriminant analysis): v_g ∝ C⁻¹ d_g with
+//! C = the pooled within-label covariance of μ + diag(E[σ²]), scaled to |d_g|. Variation every
+//! style has (how busy a hi-hat is) is what C is large along, so v_g spends less of its length
+//! there and more on what sets g apart.
 
 use crate::error::{Error, Result};
+use crate::generate::latent_prior::{backward, cholesky_ridged, forward, scatter};
 use crate::io_util::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub const FORMAT: &str = "musicvae-attributes/1";
 pub const FILE_NAME: &str = "attributes.json";
+
+/// How a label's vector is derived from the encoded windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// mean(μ | g) − mean(μ | not g) (Magenta's attribute vectors).
+    #[default]
+    Mean,
+    /// The mean difference whitened by the within-label covariance (C⁻¹ d_g), scaled to the mean
+    /// difference's length.
+    Discriminant,
+}
 
 /// One label's vector and how many windows it was computed from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +49,9 @@ pub struct Attributes {
     /// "folders" (labels = first-level folder names) or "classifier".
     pub labels_from: String,
     pub classifier: Option<String>,
+    /// How the vectors were derived ("mean" in files written before the choice existed).
+    #[serde(default)]
+    pub direction: Direction,
     pub data: String,
     pub windows: usize,
     pub vectors: Vec<AttributeVector>,
@@ -79,6 +101,65 @@ pub fn attribute_vectors(
             }
         })
         .collect()
+}
+
+/// [`Direction::Discriminant`] vectors: each of [`attribute_vectors`]' d_g replaced by C⁻¹ d_g
+/// scaled to |d_g|, where C = Σ_i (μ_i − mean(μ | label_i))(…)ᵀ / n + diag(mean σ²) (pooled
+/// within-label covariance of the codes plus the posterior's own spread, which keeps C
+/// invertible along directions the encoder does not use).
+pub fn discriminant_vectors(
+    mus: &[Vec<f32>],
+    sigmas: &[Vec<f32>],
+    labels: &[usize],
+    names: &[String],
+) -> Result<Vec<AttributeVector>> {
+    let mean = attribute_vectors(mus, labels, names);
+    let dim = mus.first().map(|m| m.len()).unwrap_or(0);
+    if dim == 0 || sigmas.len() != mus.len() {
+        return Err(Error::Invalid(
+            "discriminant attribute vectors need the μ and σ of every window".into(),
+        ));
+    }
+    let mut sums = vec![vec![0f64; dim]; names.len()];
+    let mut counts = vec![0usize; names.len()];
+    for (mu, &l) in mus.iter().zip(labels) {
+        sums[l]
+            .iter_mut()
+            .zip(mu)
+            .for_each(|(s, &v)| *s += v as f64);
+        counts[l] += 1;
+    }
+    let centred: Vec<Vec<f64>> = mus
+        .iter()
+        .zip(labels)
+        .map(|(mu, &l)| {
+            mu.iter()
+                .zip(&sums[l])
+                .map(|(&v, s)| v as f64 - s / counts[l] as f64)
+                .collect()
+        })
+        .collect();
+    let n = mus.len() as f64;
+    let mut c = scatter(&centred, dim); // [dim, dim]
+    c.iter_mut().for_each(|x| *x /= n);
+    for k in 0..dim {
+        let s2: f64 = sigmas.iter().map(|s| (s[k] as f64).powi(2)).sum::<f64>() / n;
+        c[k * dim + k] += s2;
+    }
+    let l = cholesky_ridged(&c, dim)?;
+    Ok(mean
+        .into_iter()
+        .map(|v| {
+            let d: Vec<f64> = v.vector.iter().map(|&x| x as f64).collect();
+            let w = backward(&l, &forward(&l, &d)); // C⁻¹ d
+            let wn = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let scale = if wn > 0.0 { v.norm / wn } else { 0.0 };
+            AttributeVector {
+                vector: w.iter().map(|x| (x * scale) as f32).collect(),
+                ..v
+            }
+        })
+        .collect())
 }
 
 /// μ + amount · v.
@@ -171,6 +252,42 @@ mod tests {
     }
 
     #[test]
+    fn discriminant_direction_by_hand() {
+        // Two labels that differ along x by 2 and along y by 2, with a lot of within-label
+        // spread along y (±3) and none along x: the discriminant leans toward x.
+        let mut mus = Vec::new();
+        let mut labels = Vec::new();
+        for (l, (cx, cy)) in [(0usize, (1.0f32, 1.0f32)), (1, (-1.0, -1.0))] {
+            for dy in [-3.0f32, 3.0] {
+                mus.push(vec![cx, cy + dy]);
+                labels.push(l);
+            }
+        }
+        let sigmas = vec![vec![0.5f32, 0.5]; mus.len()];
+        let names = vec!["a".to_string(), "b".to_string()];
+        let mean = attribute_vectors(&mus, &labels, &names);
+        let disc = discriminant_vectors(&mus, &sigmas, &labels, &names).unwrap();
+        // d_a = (2, 2); C = diag(0, 9) + diag(0.25, 0.25) → C⁻¹ d ∝ (8, 2/9.25·…): x dominates.
+        assert_eq!(mean[0].vector, vec![2.0, 2.0]);
+        let v = &disc[0].vector;
+        let expect: [f64; 2] = [2.0 / 0.25, 2.0 / 9.25];
+        let en = (expect[0] * expect[0] + expect[1] * expect[1]).sqrt();
+        let norm = 8f64.sqrt();
+        for k in 0..2 {
+            assert!((v[k] as f64 - expect[k] / en * norm).abs() < 1e-5, "{v:?}");
+        }
+        assert!(
+            (disc[0].norm - norm).abs() < 1e-9,
+            "scaled to the mean difference's length"
+        );
+        assert!(
+            (disc[1].vector[0] + v[0]).abs() < 1e-5,
+            "b's is a's reversed"
+        );
+        assert!(discriminant_vectors(&mus, &[], &labels, &names).is_err());
+    }
+
+    #[test]
     fn save_load_and_lookup() {
         let d = tempfile::tempdir().unwrap();
         let a = Attributes {
@@ -178,6 +295,7 @@ mod tests {
             model: "m".into(),
             labels_from: "folders".into(),
             classifier: None,
+            direction: Direction::Discriminant,
             data: "midi_data".into(),
             windows: 3,
             vectors: vec![AttributeVector {

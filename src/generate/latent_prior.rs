@@ -117,7 +117,7 @@ pub fn moments(mus: &[Vec<f32>], sigmas: &[Vec<f32>]) -> Result<(Vec<f64>, Vec<f
 }
 
 /// Σ x xᵀ over the rows (row-major d × d, both triangles filled).
-fn scatter(rows: &[Vec<f64>], d: usize) -> Vec<f64> {
+pub(crate) fn scatter(rows: &[Vec<f64>], d: usize) -> Vec<f64> {
     let parts: Vec<Vec<f64>> = rows
         .par_chunks(512)
         .map(|chunk| {
@@ -167,7 +167,7 @@ pub fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
 }
 
 /// Solve L y = x for a packed lower-triangular L.
-fn forward(l: &[f64], x: &[f64]) -> Vec<f64> {
+pub(crate) fn forward(l: &[f64], x: &[f64]) -> Vec<f64> {
     let d = x.len();
     let mut y = vec![0f64; d];
     let mut at = 0;
@@ -180,9 +180,22 @@ fn forward(l: &[f64], x: &[f64]) -> Vec<f64> {
     y
 }
 
+/// Solves Lᵀ x = y for the packed lower-triangular Cholesky factor `l` (back substitution).
+pub(crate) fn backward(l: &[f64], y: &[f64]) -> Vec<f64> {
+    let d = y.len();
+    // Row k of the packed L starts at k(k+1)/2; row i of Lᵀ holds L[k][i] for k ≥ i.
+    let start = |i: usize| i * (i + 1) / 2;
+    let mut x = vec![0f64; d];
+    for i in (0..d).rev() {
+        let dot: f64 = (i + 1..d).map(|k| l[start(k) + i] * x[k]).sum();
+        x[i] = (y[i] - dot) / l[start(i) + i];
+    }
+    x
+}
+
 /// Cholesky of `cov` + ridge·I with the smallest ridge (0, then from 1e-6 of the mean variance
 /// up) that makes it positive definite.
-fn cholesky_ridged(cov: &[f64], d: usize) -> Result<Vec<f64>> {
+pub(crate) fn cholesky_ridged(cov: &[f64], d: usize) -> Result<Vec<f64>> {
     let scale = ((0..d).map(|k| cov[k * d + k]).sum::<f64>() / d as f64).max(1e-12);
     let mut ridge = 0.0;
     loop {
@@ -538,6 +551,12 @@ mod tests {
         for i in 0..3 {
             let back: f64 = (0..3).map(|k| at(i, k) * y[k]).sum();
             assert!((back - [1.0, -2.0, 0.5][i]).abs() < 1e-12);
+        }
+        // Back substitution: Lᵀ x = y, so L Lᵀ x = A x = b.
+        let x = backward(&l, &y);
+        for i in 0..3 {
+            let ax: f64 = (0..3).map(|k| a[i * 3 + k] * x[k]).sum();
+            assert!((ax - [1.0, -2.0, 0.5][i]).abs() < 1e-12, "row {i}: {ax}");
         }
         assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none(), "indefinite");
         // A singular matrix gets the smallest ridge that makes it positive definite.
