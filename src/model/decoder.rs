@@ -117,7 +117,8 @@ impl<B: Backend> CoreDecoder<B> {
         if let Some(masks) = masks.filter(|m| m.len() == self.lstm.layers.len()) {
             let t = prev.dims()[1];
             let cond = cond.unsqueeze_dim::<3>(1).repeat_dim(1, t); // [N, T, C]
-                                                                    // Each layer's input, then (after the loop) the top layer's output.
+
+            // Each layer's input, then (after the loop) the top layer's output.
             let mut x = Tensor::cat(vec![prev, cond], 2); // [N, T, in_width + C]
             for ((layer, st), mask) in self.lstm.layers.iter().zip(states).zip(masks) {
                 let xp = layer.project(x * mask.clone()); // [N, T, 4H]
