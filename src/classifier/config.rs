@@ -135,7 +135,7 @@ pub struct ClassifierConfig {
     /// Melody only (0 for drums: drum classes do not transpose).
     pub transpose: u8,
     /// Drums: start each training window at a random bar of itself, the bars before it wrapping
-    /// round to the end ([`crate::classifier::drum_augment`]). Off in configs saved before it
+    /// round to the end ([`crate::data::drum_augment`]). Off in configs saved before it
     /// existed.
     #[serde(default)]
     pub rotate_bars: bool,
@@ -202,7 +202,7 @@ impl ClassifierConfig {
 
     /// Defaults for a drum-style classifier: [`new`](Self::new)'s, with a one-channel roll of the
     /// 9 drum classes (hits), no transposition but bar rotation and 10 % hit dropout (see
-    /// [`crate::classifier::drum_augment`]), at least 4 rows kept by the strides, and BatchNorm
+    /// [`crate::data::drum_augment`]), at least 4 rows kept by the strides, and BatchNorm
     /// momentum 0.1 for every architecture: with MobileNetV3's 0.01, the running statistics of the
     /// sparse drum rolls lagged so far behind the weights that the Groove styles' held-out windows
     /// all went to one class (balanced accuracy 0.100 after 150 steps of batch 64, 0.127 after

@@ -17,7 +17,6 @@ pub mod config;
 pub mod conv_bn;
 pub mod conv_ops;
 pub mod data;
-pub mod drum_augment;
 pub mod eval;
 pub mod factorized_reduction;
 pub mod inverted_residual;

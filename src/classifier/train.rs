@@ -5,12 +5,12 @@
 
 use super::config::ClassifierConfig;
 use super::data::ClassifierData;
-use super::drum_augment::augment_drums;
 use super::eval::{evaluate, Evaluation};
 use super::model::ClassifierNet;
 use super::pianoroll::{batch_tensor, RollSpec};
 use super::predict::save_classifier;
 use crate::data::converter::Window;
+use crate::data::drum_augment::augment_drums;
 use crate::error::{Error, Result};
 use crate::io_util::write_atomic;
 use crate::plot::{confusion_matrix, line_chart, ChartSpec, Series};

@@ -4,6 +4,7 @@ pub mod analyse;
 pub mod cache;
 pub mod converter;
 pub mod corpus;
+pub mod drum_augment;
 pub mod fuzz;
 pub mod prepare;
 pub mod representation;

@@ -98,6 +98,11 @@ pub struct TrainConfig {
     pub grad_norm_skip: f64,
     /// Transposition augmentation ±semitones (Magenta: ±5 for the 2-bar melody configs).
     pub transpose: i32,
+    /// Ours, not Magenta's (off in every preset): start each drum training window at a random bar
+    /// of itself, the bars before it wrapping round to the end ([`crate::data::drum_augment`]).
+    /// Drums only.
+    #[serde(default)]
+    pub rotate_bars: bool,
     pub steps: u64,
     pub eval_every: u64,
     pub checkpoint_every: u64,
@@ -153,6 +158,8 @@ pub const MAGENTA_TRAIN: TrainConfig = TrainConfig {
     grad_norm_skip: 1e4,
     // note_sequence_augmenter transposition (none unless the preset says so)
     transpose: 0,
+    // Ours: bar rotation (drums) off.
+    rotate_bars: false,
     // --num_steps
     steps: 200_000,
     // Ours: evaluation, checkpoints and the held-out split.
@@ -536,6 +543,12 @@ impl Config {
         if !(0..=24).contains(&t.transpose) {
             return bad(format!("transpose must be in 0..=24 (got {})", t.transpose));
         }
+        if t.rotate_bars && self.model.data.kind != DataKind::Drums {
+            return bad(format!(
+                "rotate_bars is a drum augmentation; this is a {} model (melodies transpose: train.transpose)",
+                self.model.data.kind.name()
+            ));
+        }
         Ok(())
     }
 
@@ -891,6 +904,7 @@ mod tests {
             "transpose=-3",
             "dropout_keep_prob=0",
             "dropout_keep_prob=1.5",
+            "rotate_bars=true",
         ] {
             let mut c = Config::preset("tiny").unwrap();
             assert!(c.apply_overrides(&[set.to_string()]).is_err(), "{set}");
@@ -914,6 +928,16 @@ mod tests {
         assert_eq!(c.model.dec_rnn_size, vec![8, 8]);
         assert!(c.apply_overrides(&["nope=1".into()]).is_err());
         assert!(Config::preset("nope").is_err());
+        // Bar rotation: drums only, off in every preset and in configs saved before it existed.
+        let mut d = Config::preset("cat-drums_2bar_small").unwrap();
+        assert!(!d.train.rotate_bars);
+        d.apply_overrides(&["train.rotate_bars=true".into()])
+            .unwrap();
+        assert!(d.train.rotate_bars);
+        let mut v = serde_json::to_value(Config::preset("tiny").unwrap()).unwrap();
+        v["train"].as_object_mut().unwrap().remove("rotate_bars");
+        let old: Config = serde_json::from_value(v).unwrap();
+        assert!(!old.train.rotate_bars);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::data::{transpose_window, TrainData};
 use super::eval::{evaluate, EvalResult};
 use super::step::{host_normals, optimisation_step, scheduled_mode};
 use crate::data::converter::{DataKind, Window};
+use crate::data::drum_augment::augment_drums;
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
 use crate::model::batch::TrackSpec;
@@ -303,7 +304,8 @@ fn eval_subset<'a>(data: &'a TrainData, tc: &TrainConfig) -> Vec<&'a Window> {
 }
 
 /// The next batch's windows (a new epoch's order when this one has too few left), each
-/// transposed by a random number of semitones within ±`transpose`.
+/// transposed by a random number of semitones within ±`transpose`, and drums started at a random
+/// bar of themselves when `rotate_bars` is set.
 fn next_batch(
     data: &TrainData,
     tc: &TrainConfig,
@@ -331,7 +333,18 @@ fn next_batch(
             } else {
                 0
             };
-            transpose_window(data.kind, &data.windows[i], k)
+            let w = transpose_window(data.kind, &data.windows[i], k);
+            if tc.rotate_bars {
+                Window {
+                    tracks: w
+                        .tracks
+                        .iter()
+                        .map(|t| augment_drums(t, true, 0.0, &mut state.rng))
+                        .collect(),
+                }
+            } else {
+                w
+            }
         })
         .collect())
 }

@@ -1,5 +1,6 @@
-//! Augmentation of drum-style training windows. Drums do not transpose, and a style's takes
-//! differ in ways that do not change the style; two of them are made here:
+//! Augmentation of drum training windows (the drum-style classifier's, and the drum VAE's with
+//! `train.rotate_bars`). Drums do not transpose, and takes of one groove differ in ways that do
+//! not change its style; two of them are made here:
 //! - bar rotation: the window starts at a random bar of itself and the bars before that bar
 //!   wrap round to its end (a 2-bar window plays bar 2 then bar 1 half the time): across a
 //!   performance a groove's bars come in either order;
