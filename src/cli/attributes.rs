@@ -3,7 +3,7 @@
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
 use super::classifier_arg::load_classifier_for;
-use super::data_arg::load_data;
+use super::data_arg::{encode_windows, load_data};
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
@@ -104,21 +104,8 @@ impl OnBackend for AttributesArgs {
             }
             picked.extend(idx.iter().map(|&w| (w, l)));
         }
-        let pb = bar(picked.len() as u64, "encode");
-        let mut mus = Vec::with_capacity(picked.len());
-        let mut sigmas = Vec::with_capacity(picked.len());
-        for chunk in picked.chunks(256) {
-            let ws: Vec<Window> = chunk
-                .iter()
-                .map(|&(w, _)| cache.windows[w].clone())
-                .collect();
-            for l in vae.encode(&ws)? {
-                mus.push(l.mu);
-                sigmas.push(l.sigma);
-            }
-            pb.inc(chunk.len() as u64);
-        }
-        pb.finish_and_clear();
+        let idx: Vec<usize> = picked.iter().map(|&(w, _)| w).collect();
+        let (mus, sigmas) = encode_windows(&vae, &cache, &idx)?;
         let labels_from = if classifier.is_some() {
             "classifier"
         } else {

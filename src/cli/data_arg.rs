@@ -48,3 +48,27 @@ impl ReadProgress for MidiBar {
         }
     }
 }
+
+/// The μ and the σ of a list of windows, in order.
+pub type Codes = (Vec<Vec<f32>>, Vec<Vec<f32>>);
+
+/// μ and σ of `cache.windows[i]` for every `i` in `idx`, encoded 256 at a time behind a progress
+/// bar.
+pub fn encode_windows<B: burn::tensor::backend::Backend>(
+    vae: &musicvae::generate::Vae<B>,
+    cache: &Cache,
+    idx: &[usize],
+) -> Result<Codes> {
+    let pb = bar(idx.len() as u64, "encode");
+    let (mut mus, mut sigmas) = (Vec::with_capacity(idx.len()), Vec::with_capacity(idx.len()));
+    for chunk in idx.chunks(256) {
+        let ws: Vec<_> = chunk.iter().map(|&w| cache.windows[w].clone()).collect();
+        for l in vae.encode(&ws)? {
+            mus.push(l.mu);
+            sigmas.push(l.sigma);
+        }
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok((mus, sigmas))
+}

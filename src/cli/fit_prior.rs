@@ -2,12 +2,11 @@
 //! posterior on the training-split windows (`latent_prior.json`), which `sample` then draws from.
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
-use super::data_arg::load_data;
+use super::data_arg::{encode_windows, load_data};
 use super::progress::bar;
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
-use musicvae::data::converter::Window;
 use musicvae::generate::latent_prior::{LatentPrior, MAX_ITERATIONS};
 use musicvae::generate::Vae;
 use musicvae::rng::Rng;
@@ -58,17 +57,7 @@ impl OnBackend for FitPriorArgs {
             idx.truncate(a.max_windows);
         }
         idx.sort_unstable();
-        let pb = bar(idx.len() as u64, "encode");
-        let (mut mus, mut sigmas) = (Vec::with_capacity(idx.len()), Vec::with_capacity(idx.len()));
-        for chunk in idx.chunks(256) {
-            let ws: Vec<Window> = chunk.iter().map(|&w| cache.windows[w].clone()).collect();
-            for l in vae.encode(&ws)? {
-                mus.push(l.mu);
-                sigmas.push(l.sigma);
-            }
-            pb.inc(chunk.len() as u64);
-        }
-        pb.finish_and_clear();
+        let (mus, sigmas) = encode_windows(&vae, &cache, &idx)?;
         let k = a
             .components
             .unwrap_or_else(|| default_components(mus.len()));
