@@ -114,7 +114,13 @@ impl<B: Backend> CoreDecoder<B> {
         masks: Option<&[Tensor<B, 3>]>,
     ) -> Tensor<B, 3> {
         let states = self.initial(cond.clone());
-        if let Some(masks) = masks.filter(|m| m.len() == self.lstm.layers.len()) {
+        // An empty mask set (a hierarchical model's, which keeps every input) means no dropout.
+        if let Some(masks) = masks.filter(|m| !m.is_empty()) {
+            assert_eq!(
+                masks.len(),
+                self.lstm.layers.len(),
+                "input dropout needs one mask per decoder layer"
+            );
             let t = prev.dims()[1];
             let cond = cond.unsqueeze_dim::<3>(1).repeat_dim(1, t); // [N, T, C]
 
