@@ -805,6 +805,12 @@ fn fitted_prior_samples_come_from_where_the_training_windows_were_encoded() {
     let o = musicvae(&["export", s(&dir), "--out", s(&exported)]);
     assert!(o.status.success(), "{:?}", text(&o));
     assert!(exported.join("latent_prior.json").is_file());
+    // Files of the replaced model that the new one has no copy of: stale, so removed; the
+    // ones it has are replaced by its own.
+    let stale = b"stale: left by the weights being replaced\n";
+    for name in ["attributes.json", "metrics.jsonl", "curves.png"] {
+        std::fs::write(exported.join(name), stale).expect("plant a stale file");
+    }
     let o = musicvae(&["export", s(&f.model), "--out", s(&exported), "--force"]);
     assert!(o.status.success(), "{:?}", text(&o));
     assert!(
@@ -813,4 +819,18 @@ fn fitted_prior_samples_come_from_where_the_training_windows_were_encoded() {
         text(&o)
     );
     assert!(!exported.join("latent_prior.json").exists());
+    for name in ["attributes.json", "metrics.jsonl", "curves.png"] {
+        let (src, out) = (f.model.join(name), exported.join(name));
+        if src.is_file() {
+            let got = std::fs::read(&out).expect("replaced, not removed");
+            assert_ne!(got, stale.to_vec(), "{name} kept from the replaced model");
+        } else {
+            assert!(
+                !out.exists(),
+                "{name} of the replaced model kept: {:?}",
+                text(&o)
+            );
+            assert!(text(&o).0.contains(&format!("{name}:")), "{:?}", text(&o));
+        }
+    }
 }

@@ -1,13 +1,15 @@
 //! `musicvae export RUN_DIR --out MODEL_DIR [--half]`: copy a trained model (weights + resolved
-//! config, and attribute vectors and the fitted latent prior if present) into a model folder,
-//! optionally with f16 weights.
+//! config, and attribute vectors, the fitted latent prior and the training curves if present) into
+//! a model folder, optionally with f16 weights. What `--force` replaces does not outlive its
+//! weights: a file of the old model that the export has no new copy of is removed.
 
 use anyhow::{Context, Result};
 use clap::Args;
 use musicvae::generate::attributes::Attributes;
 use musicvae::generate::latent_prior::LatentPrior;
+use musicvae::io_util::write_atomic;
 use musicvae::model::store::{load_model, save_model, save_model_f16};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
@@ -41,23 +43,38 @@ pub fn run(a: ExportArgs) -> Result<()> {
     } else {
         save_model(&a.out, &model, &config)?;
     }
+    // Attribute vectors and the fitted latent prior belong to these weights, and so do the
+    // training curves: copied with them, and one left in --out by the weights being replaced is
+    // removed.
     let attrs = Attributes::path(&a.run);
+    let out_attrs = Attributes::path(&a.out);
     if attrs.is_file() {
-        Attributes::load(&attrs)?.save(&Attributes::path(&a.out))?;
+        Attributes::load(&attrs)?.save(&out_attrs)?;
+    } else {
+        remove_stale(
+            &out_attrs,
+            "computed for the weights now replaced (recompute with `musicvae attributes`)",
+        )?;
     }
-    // The fitted latent prior belongs to these weights: copied with them, and one left in --out
-    // from the weights being replaced is removed.
     let prior = LatentPrior::path(&a.run);
     let out_prior = LatentPrior::path(&a.out);
     if prior.is_file() {
         LatentPrior::load(&prior, config.model.z_size)?.save(&out_prior)?;
-    } else if out_prior.is_file() {
-        std::fs::remove_file(&out_prior)
-            .with_context(|| format!("removing {}", out_prior.display()))?;
-        println!(
-            "removed {}: it was fitted to the weights now replaced (refit with `musicvae fit-prior`)",
-            out_prior.display()
-        );
+    } else {
+        remove_stale(
+            &out_prior,
+            "it was fitted to the weights now replaced (refit with `musicvae fit-prior`)",
+        )?;
+    }
+    for name in ["metrics.jsonl", "curves.png"] {
+        let (from, to) = (a.run.join(name), a.out.join(name));
+        if from.is_file() {
+            let bytes =
+                std::fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
+            write_atomic(&to, &bytes).with_context(|| format!("writing {}", to.display()))?;
+        } else {
+            remove_stale(&to, "the training curves of the weights now replaced")?;
+        }
     }
     let size = std::fs::metadata(a.out.join("model.mpk"))
         .map(|m| m.len())
@@ -71,5 +88,14 @@ pub fn run(a: ExportArgs) -> Result<()> {
         size as f64 / (1024.0 * 1024.0),
         a.out.display()
     );
+    Ok(())
+}
+
+/// Remove `path` (a file the replaced model left in --out) when it exists, saying why.
+fn remove_stale(path: &Path, why: &str) -> Result<()> {
+    if path.is_file() {
+        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+        println!("removed {}: {why}", path.display());
+    }
     Ok(())
 }
