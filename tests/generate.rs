@@ -800,6 +800,55 @@ fn fitted_prior_samples_come_from_where_the_training_windows_were_encoded() {
         fitted > 0.8 && fitted > standard,
         "fitted {fitted:.3}, standard {standard:.3}"
     );
+    // `--scale S` is saved in the fit, and `sample` says it draws at that scale; a scale that
+    // is not a positive number is refused before anything is encoded.
+    let o = musicvae(&[
+        "fit-prior",
+        "-m",
+        s(&dir),
+        "--data",
+        s(&data),
+        "-k",
+        "2",
+        "--scale",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert!(text(&o).1.contains("outside (0, 4]"), "{:?}", text(&o));
+    let o = musicvae(&[
+        "fit-prior",
+        "-m",
+        s(&dir),
+        "--data",
+        s(&data),
+        "-k",
+        "2",
+        "--scale",
+        "0.5",
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(text(&o).0.contains("draws at scale 0.5"), "{:?}", text(&o));
+    let fit: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("latent_prior.json")).expect("written"))
+            .expect("json");
+    assert_eq!(fit["scale"], 0.5);
+    let o = musicvae(&[
+        "sample",
+        "-m",
+        s(&dir),
+        "-n",
+        "2",
+        "-o",
+        s(&f.root.join("scaled_samples")),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(
+        text(&o)
+            .0
+            .contains("fitted latent prior (2 training windows, scale 0.5)"),
+        "{:?}",
+        text(&o)
+    );
     // `export` takes the fit along; exporting other weights over it removes the stale fit.
     let exported = f.root.join("fitted_export");
     let o = musicvae(&["export", s(&dir), "--out", s(&exported)]);

@@ -78,6 +78,8 @@ struct ModelReport {
     /// The same comparison for samples of the model's fitted latent prior (`latent_prior.json`),
     /// when it has one.
     fitted_prior_samples: Option<SampleQuality>,
+    /// The fitted prior's `scale` (spread of its draws; 1 = the fitted density itself).
+    fitted_prior_scale: Option<f64>,
     /// How close prior samples and held-out windows come to the training windows.
     nearest_training: Option<NearestReport>,
 }
@@ -242,6 +244,7 @@ impl OnBackend for EvalArgs {
                 interpolation: interp,
                 prior_samples: prior,
                 fitted_prior_samples: fitted_prior,
+                fitted_prior_scale: fitted.as_ref().map(|p| p.scale),
                 nearest_training: nearest,
             });
         }
@@ -342,9 +345,13 @@ impl OnBackend for EvalArgs {
                 print_sample_quality(q, "z ~ N(0, I)", a.prior.unwrap_or(0), a.temperature);
             }
             if let Some(q) = &r.fitted_prior_samples {
+                let scale = match r.fitted_prior_scale {
+                    Some(s) if s != 1.0 => format!(", scale {s}"),
+                    _ => String::new(),
+                };
                 print_sample_quality(
                     q,
-                    "z from the fitted latent prior, latent_prior.json",
+                    &format!("z from the fitted latent prior, latent_prior.json{scale}"),
                     a.prior.unwrap_or(0),
                     a.temperature,
                 );

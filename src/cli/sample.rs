@@ -69,6 +69,10 @@ impl OnBackend for SampleArgs {
             PriorChoice::Auto => LatentPrior::beside(&dir, vae.z_size())?,
         };
         let from = match &prior {
+            Some(p) if p.scale != 1.0 => format!(
+                "z from the fitted latent prior ({} training windows, scale {})",
+                p.windows, p.scale
+            ),
             Some(p) => format!(
                 "z from the fitted latent prior ({} training windows)",
                 p.windows

@@ -48,8 +48,17 @@ pub struct LatentPrior {
     /// Lower-triangular Cholesky factor L of the components' shared covariance (C = L Lᵀ), packed
     /// by rows: row i holds its i + 1 entries L[i][0..=i].
     pub cholesky: Vec<f32>,
+    /// Spread of the draws: z = means[c] + scale · L ε. 1 draws from the fitted density itself;
+    /// below 1 draws nearer each component's centre, trading novelty (samples closer to training
+    /// windows) for typicality (see `fit-prior --scale`). Files written before it existed read 1.
+    #[serde(default = "unit_scale")]
+    pub scale: f64,
     /// Summary of the fit (printed by `fit-prior`, kept for the record).
     pub summary: PriorSummary,
+}
+
+fn unit_scale() -> f64 {
+    1.0
 }
 
 /// How far the aggregate posterior is from N(0, I), and how the mixture was fitted.
@@ -409,6 +418,7 @@ impl LatentPrior {
                 .map(|m| m.iter().map(|v| *v as f32).collect())
                 .collect(),
             cholesky: chol.iter().map(|v| *v as f32).collect(),
+            scale: 1.0,
             summary,
         })
     }
@@ -417,17 +427,18 @@ impl LatentPrior {
         self.means.first().map(|m| m.len()).unwrap_or(0)
     }
 
-    /// z = means[component] + L ε for a standard normal ε.
+    /// z = means[component] + scale · L ε for a standard normal ε.
     fn transform(&self, component: usize, eps: &[f32]) -> Vec<f32> {
         let mut z = self.means[component].clone();
         let mut at = 0;
         for (i, zi) in z.iter_mut().enumerate() {
             let row = &self.cholesky[at..at + i + 1];
-            *zi += row
-                .iter()
-                .zip(eps)
-                .map(|(l, e)| (*l as f64) * (*e as f64))
-                .sum::<f64>() as f32;
+            *zi += (self.scale
+                * row
+                    .iter()
+                    .zip(eps)
+                    .map(|(l, e)| (*l as f64) * (*e as f64))
+                    .sum::<f64>()) as f32;
             at += i + 1;
         }
         z
@@ -479,6 +490,12 @@ impl LatentPrior {
         };
         if p.format != FORMAT {
             return Err(bad(format!("format '{}' is not {FORMAT}", p.format)));
+        }
+        if !(p.scale.is_finite() && p.scale > 0.0) {
+            return Err(bad(format!(
+                "its scale {} is not a positive number; refit it with `musicvae fit-prior --scale S`",
+                p.scale
+            )));
         }
         let d = p.z_size();
         if d != z_size {
@@ -675,5 +692,44 @@ mod tests {
         );
         std::fs::write(&path, b"{\"format\": 1}").unwrap();
         assert!(LatentPrior::load(&path, 3).is_err());
+        // A scale that is not a positive number is refused with what to do.
+        let mut bad_scale = p.clone();
+        bad_scale.scale = 0.0;
+        bad_scale.save(&path).unwrap();
+        let e = LatentPrior::load(&path, 3).unwrap_err().to_string();
+        assert!(e.contains("scale 0") && e.contains("--scale"), "{e}");
+        // A file written before `scale` existed reads scale 1.
+        let mut old = serde_json::to_value(&p).unwrap();
+        old.as_object_mut().unwrap().remove("scale");
+        std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+        assert_eq!(LatentPrior::load(&path, 3).unwrap().scale, 1.0);
+    }
+
+    #[test]
+    fn scale_shrinks_draws_toward_their_component_mean() {
+        // One component: with the same noise, z − mean at scale s is s times that at scale 1.
+        let mus = vec![
+            vec![1.0, 0.0],
+            vec![3.0, 2.0],
+            vec![2.0, 0.5],
+            vec![0.0, 1.0],
+        ];
+        let sig = vec![vec![0.5f32, 0.5]; 4];
+        let full = LatentPrior::fit("m", "d", &mus, &sig, 1, 0, &mut |_, _| {}).unwrap();
+        assert_eq!(full.scale, 1.0);
+        let half = LatentPrior {
+            scale: 0.5,
+            ..full.clone()
+        };
+        let mean = &full.means[0];
+        for seed in 0..5 {
+            let a = full.draw(&mut Rng::new(seed));
+            let b = half.draw(&mut Rng::new(seed));
+            for k in 0..2 {
+                let (da, db) = (a[k] - mean[k], b[k] - mean[k]);
+                assert!((db - 0.5 * da).abs() < 1e-5, "{da} {db}");
+            }
+            assert!(a != b);
+        }
     }
 }
