@@ -802,30 +802,23 @@ fn fitted_prior_samples_come_from_where_the_training_windows_were_encoded() {
     );
     // `--scale S` is saved in the fit, and `sample` says it draws at that scale; a scale that
     // is not a positive number is refused before anything is encoded.
-    let o = musicvae(&[
-        "fit-prior",
-        "-m",
-        s(&dir),
-        "--data",
-        s(&data),
-        "-k",
-        "2",
-        "--scale",
-        "0",
-    ]);
+    let fit_at = |scale: &str| {
+        musicvae(&[
+            "fit-prior",
+            "-m",
+            s(&dir),
+            "--data",
+            s(&data),
+            "-k",
+            "2",
+            "--scale",
+            scale,
+        ])
+    };
+    let o = fit_at("0");
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
     assert!(text(&o).1.contains("outside (0, 4]"), "{:?}", text(&o));
-    let o = musicvae(&[
-        "fit-prior",
-        "-m",
-        s(&dir),
-        "--data",
-        s(&data),
-        "-k",
-        "2",
-        "--scale",
-        "0.5",
-    ]);
+    let o = fit_at("0.5");
     assert!(o.status.success(), "{:?}", text(&o));
     assert!(text(&o).0.contains("draws at scale 0.5"), "{:?}", text(&o));
     let fit: serde_json::Value =

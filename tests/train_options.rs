@@ -163,6 +163,11 @@ fn quick_recipe_and_init_from_a_model() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("from the weights of"), "{err}");
+    // The compressed scheduled-sampling ramp is said, not only saved.
+    assert!(
+        err.contains("scheduled sampling") && err.contains("% of inputs by step 2 and"),
+        "{err}"
+    );
     let c = config(&tuned);
     assert_eq!(c["train"]["init_from"], s(&base), "{c}");
     assert_eq!(c["train"]["steps"], 4, "{c}");

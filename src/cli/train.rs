@@ -12,7 +12,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use musicvae::data::converter::DataKind;
 use musicvae::data::source::is_cache;
-use musicvae::model::config::Preset;
+use musicvae::model::config::{Preset, SamplingSchedule};
 use musicvae::model::store::load_config;
 use musicvae::model::Config;
 use musicvae::model_dir::{resolve_model, DEFAULT_MODEL};
@@ -302,8 +302,20 @@ pub fn run(a: TrainArgs) -> Result<()> {
         } else {
             format!("β {} throughout (as the preset)", config.model.max_beta)
         };
+        // The compressed scheduled-sampling ramp, which matters most when fine-tuning (--init).
+        let sampling = match config.model.sampling {
+            SamplingSchedule::None => String::new(),
+            ref ss => {
+                let half = (config.train.steps / 2).max(1);
+                format!(
+                    ", scheduled sampling {:.0} % of inputs by step {half} and {:.0} % at the end",
+                    100.0 * ss.probability(half),
+                    100.0 * ss.probability(config.train.steps)
+                )
+            }
+        };
         eprintln!(
-            "quick recipe (no --config): {} sizes{}, batch {}, {} steps, {beta}; about {:.0} min on a 2-core CPU. --config {} trains with Magenta's schedule as it is.",
+            "quick recipe (no --config): {} sizes{}, batch {}, {} steps, {beta}{sampling}; about {:.0} min on a 2-core CPU. --config {} trains with Magenta's schedule as it is.",
             config.model.name,
             init.as_ref().map(|d| format!(" from the weights of {}", d.display())).unwrap_or_default(),
             config.train.batch_size,

@@ -438,7 +438,8 @@ impl Config {
     }
 
     /// Apply `key=value` overrides (dotted paths into the JSON form, e.g. `model.z_size=64`,
-    /// `train.batch_size=32`, `model.dec_rnn_size=[128,128]`; a bare key is looked up in model then train).
+    /// `train.batch_size=32`, `model.dec_rnn_size=[128,128]`; a bare key, or a path whose first
+    /// part is neither `model` nor `train` (`sampling.rate=500`), is looked up in model then train).
     pub fn apply_overrides(&mut self, overrides: &[String]) -> Result<()> {
         let mut v = serde_json::to_value(&*self).map_err(|e| Error::Invalid(e.to_string()))?;
         for o in overrides {
@@ -447,12 +448,13 @@ impl Config {
                 .ok_or_else(|| Error::Invalid(format!("override '{o}' is not key=value")))?;
             let parsed: serde_json::Value = serde_json::from_str(val)
                 .unwrap_or_else(|_| serde_json::Value::String(val.to_string()));
-            let path: Vec<&str> = if key.contains('.') {
-                key.split('.').collect()
-            } else if v["model"].get(key).is_some() {
-                vec!["model", key]
-            } else if v["train"].get(key).is_some() {
-                vec!["train", key]
+            let parts: Vec<&str> = key.split('.').collect();
+            let path: Vec<&str> = if parts.len() > 1 && v.get(parts[0]).is_some() {
+                parts
+            } else if v["model"].get(parts[0]).is_some() {
+                std::iter::once("model").chain(parts).collect()
+            } else if v["train"].get(parts[0]).is_some() {
+                std::iter::once("train").chain(parts).collect()
             } else {
                 return Err(Error::Invalid(format!("unknown config field '{key}'")));
             };
@@ -928,6 +930,17 @@ mod tests {
         assert_eq!(c.model.dec_rnn_size, vec![8, 8]);
         assert!(c.apply_overrides(&["nope=1".into()]).is_err());
         assert!(Config::preset("nope").is_err());
+        // A nested field without its `model.` prefix is found too; unknown nested ones are not.
+        let mut d = Config::preset("cat-drums_2bar_small").unwrap();
+        d.apply_overrides(&["sampling.rate=500".into()]).unwrap();
+        assert_eq!(d.model.sampling, SamplingSchedule::InverseSigmoid(500.0));
+        d.apply_overrides(&["model.sampling.rate=250".into()])
+            .unwrap();
+        assert_eq!(d.model.sampling, SamplingSchedule::InverseSigmoid(250.0));
+        for bad in ["sampling.nope=1", "nope.rate=1", "model.nope=1"] {
+            let e = d.apply_overrides(&[bad.into()]).unwrap_err().to_string();
+            assert!(e.contains("unknown config field"), "{bad}: {e}");
+        }
         // Bar rotation: drums only, off in every preset and in configs saved before it existed.
         let mut d = Config::preset("cat-drums_2bar_small").unwrap();
         assert!(!d.train.rotate_bars);
