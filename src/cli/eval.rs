@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use musicvae::data::converter::Window;
 use musicvae::generate::interpolation_check::{interpolation_check, InterpolationCheck};
-use musicvae::generate::latent_prior::LatentPrior;
+use musicvae::generate::latent_prior::{scale_note, LatentPrior};
 use musicvae::generate::sample_quality::{
     compare, compare_drums, nearest_training, Nearest, SampleQuality,
 };
@@ -345,10 +345,7 @@ impl OnBackend for EvalArgs {
                 print_sample_quality(q, "z ~ N(0, I)", a.prior.unwrap_or(0), a.temperature);
             }
             if let Some(q) = &r.fitted_prior_samples {
-                let scale = match r.fitted_prior_scale {
-                    Some(s) if s != 1.0 => format!(", scale {s}"),
-                    _ => String::new(),
-                };
+                let scale = scale_note(r.fitted_prior_scale.unwrap_or(1.0));
                 print_sample_quality(
                     q,
                     &format!("z from the fitted latent prior, latent_prior.json{scale}"),

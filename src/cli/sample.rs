@@ -6,7 +6,7 @@ use super::output::{OutputArgs, Written};
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::{Args, ValueEnum};
-use musicvae::generate::latent_prior::LatentPrior;
+use musicvae::generate::latent_prior::{scale_note, LatentPrior};
 use musicvae::generate::output::{numbered_paths, phrases_sequence, Panel};
 use musicvae::generate::Vae;
 use musicvae::music::note_sequence::DEFAULT_QPM;
@@ -69,13 +69,10 @@ impl OnBackend for SampleArgs {
             PriorChoice::Auto => LatentPrior::beside(&dir, vae.z_size())?,
         };
         let from = match &prior {
-            Some(p) if p.scale != 1.0 => format!(
-                "z from the fitted latent prior ({} training windows, scale {})",
-                p.windows, p.scale
-            ),
             Some(p) => format!(
-                "z from the fitted latent prior ({} training windows)",
-                p.windows
+                "z from the fitted latent prior ({} training windows{})",
+                p.windows,
+                scale_note(p.scale)
             ),
             None => "z ~ N(0, I)".to_string(),
         };

@@ -61,6 +61,15 @@ fn unit_scale() -> f64 {
     1.0
 }
 
+/// ", scale S" for a fit drawn at a scale other than 1 (how `sample` and `eval` name it), else "".
+pub fn scale_note(scale: f64) -> String {
+    if scale == 1.0 {
+        String::new()
+    } else {
+        format!(", scale {scale}")
+    }
+}
+
 /// How far the aggregate posterior is from N(0, I), and how the mixture was fitted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PriorSummary {
