@@ -173,6 +173,29 @@ fn quick_recipe_and_init_from_a_model() {
     assert_eq!(c["train"]["steps"], 4, "{c}");
     assert_eq!(c["model"]["anneal_steps"], 2, "{c}");
 
+    // A schedule the user sets is kept as given, not compressed with the preset's own.
+    let own = d.path().join("own");
+    let o = run(
+        &own,
+        &[
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--set",
+            "sampling.rate=50",
+            "--set",
+            "beta_rate=0.9",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let c = config(&own);
+    assert_eq!(c["model"]["sampling"]["rate"], 50.0, "{c}");
+    assert_eq!(c["model"]["beta_rate"], 0.9, "{c}");
+    // β's 99 % step is said from the rate in force: ln 0.01 / ln 0.9 ≈ 44.
+    assert!(err.contains("by step 44"), "{err}");
+
     // A preset of other sizes cannot start from these weights: one clear line, non-zero exit.
     let o = run(
         &d.path().join("bad"),

@@ -52,6 +52,8 @@ pub struct ChainArgs {
     #[arg(long, short = 'o', default_value = "chain.mid")]
     pub out: PathBuf,
     #[command(flatten)]
+    pub refine: super::refine_arg::RefineArgs,
+    #[command(flatten)]
     pub perf: PerformanceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -71,7 +73,7 @@ impl OnBackend for ChainArgs {
             println!("{}: {}, {}", i + 1, p.path.display(), p.describe());
         }
         let windows: Vec<_> = picked.iter().map(|p| p.window.clone()).collect();
-        let mus: Vec<Vec<f32>> = vae.encode(&windows)?.into_iter().map(|l| l.mu).collect();
+        let (_, mus) = a.refine.encode(&vae, &windows)?;
         let how = a.path.interpolation();
         let (zs, place) = chain_codes(&mus, a.between, a.closed, how);
         let phrases = vae.decode(&zs, a.temperature, a.seed)?;

@@ -26,6 +26,8 @@ pub struct EncodeArgs {
     /// Encode every window of the file.
     #[arg(long)]
     pub all_windows: bool,
+    #[command(flatten)]
+    pub refine: super::refine_arg::RefineArgs,
     /// Write the JSON here instead of printing it.
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
@@ -52,15 +54,19 @@ impl OnBackend for EncodeArgs {
             )?]
         };
         let windows: Vec<_> = picked.iter().map(|p| p.window.clone()).collect();
-        let lat = vae.encode(&windows)?;
+        // The refinement's line goes to standard error: standard output may be the JSON.
+        let (lat, codes) = a
+            .refine
+            .encode_saying(&vae, &windows, |line| eprintln!("{line}"))?;
+        let refined = a.refine.options().steps > 0;
         let file = LatentFile {
             format: FORMAT.to_string(),
             model: vae.config.model.name.clone(),
             z_size: vae.z_size(),
             items: picked
                 .iter()
-                .zip(lat)
-                .map(|(p, l)| LatentItem {
+                .zip(lat.into_iter().zip(codes))
+                .map(|(p, (l, z))| LatentItem {
                     source: a.file.display().to_string(),
                     window: p.index,
                     windows_in_file: p.count,
@@ -68,6 +74,7 @@ impl OnBackend for EncodeArgs {
                     qpm: p.qpm,
                     mu: l.mu,
                     sigma: l.sigma,
+                    z: refined.then_some(z),
                 })
                 .collect(),
         };

@@ -14,11 +14,12 @@ use musicvae::generate::sample_quality::{
     compare, compare_drums, nearest_training, Nearest, SampleQuality,
 };
 use musicvae::generate::Vae;
+use musicvae::generate::{RefineOptions, RefineReport};
 use musicvae::io_util::write_atomic;
 use musicvae::model_dir::{resolve_model, DEFAULT_MODEL};
 use musicvae::rng::Rng;
 use musicvae::train::data::TrainData;
-use musicvae::train::eval::{evaluate_with, EvalResult};
+use musicvae::train::eval::{accuracy_at, evaluate_with, EvalResult};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -60,6 +61,8 @@ pub struct EvalArgs {
     /// Decoding temperature of the prior samples (0 = argmax; Magenta's default 0.5).
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub temperature: f64,
+    #[command(flatten)]
+    pub refine: super::refine_arg::RefineArgs,
     /// Also write the results as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -74,6 +77,12 @@ struct ModelReport {
     held_out_files: usize,
     eval: EvalResult,
     interpolation: Option<InterpolationCheck>,
+    /// The same check between refined codes (`--refine N`).
+    interpolation_refined: Option<InterpolationCheck>,
+    /// Mean overlapping area of the features of the phrases half-way along the interpolations
+    /// with the held-out windows' (how realistic the way between two phrases is).
+    midpoint_overlap: Option<f64>,
+    midpoint_overlap_refined: Option<f64>,
     prior_samples: Option<SampleQuality>,
     /// The same comparison for samples of the model's fitted latent prior (`latent_prior.json`),
     /// when it has one.
@@ -82,6 +91,16 @@ struct ModelReport {
     fitted_prior_scale: Option<f64>,
     /// How close prior samples and held-out windows come to the training windows.
     nearest_training: Option<NearestReport>,
+    /// Accuracy from refined codes (`--refine N`), when asked for.
+    refined: Option<RefinedReport>,
+}
+
+#[derive(Serialize)]
+struct RefinedReport {
+    options: RefineOptions,
+    teacher_forced_accuracy: f64,
+    sampled_accuracy: f64,
+    report: RefineReport,
 }
 
 #[derive(Serialize)]
@@ -191,13 +210,41 @@ impl OnBackend for EvalArgs {
                 true,
                 device,
             );
-            let interp = if a.pairs > 0 {
+            let refined = if a.refine.steps(0) > 0 {
                 let owned: Vec<Window> = windows.iter().map(|w| (*w).clone()).collect();
-                Some(interpolation_check(
-                    &vae, &owned, a.pairs, a.points, a.seed,
-                )?)
+                let latents = vae.encode(&owned)?;
+                let (zs, report) = a.refine.codes(&vae, &owned, &latents)?;
+                let (tf, sa) = accuracy_at(
+                    &vae.model,
+                    &vae.config.model,
+                    &windows,
+                    &zs,
+                    a.batch_size.max(1),
+                    a.seed,
+                    device,
+                );
+                Some(RefinedReport {
+                    options: a.refine.options(),
+                    teacher_forced_accuracy: tf,
+                    sampled_accuracy: sa,
+                    report,
+                })
             } else {
                 None
+            };
+            let owned: Vec<Window> = windows.iter().map(|w| (*w).clone()).collect();
+            let check = |refine: Option<&RefineOptions>| -> Result<Option<InterpolationCheck>> {
+                Ok(match a.pairs > 0 {
+                    true => Some(interpolation_check(
+                        &vae, &owned, a.pairs, a.points, a.seed, refine,
+                    )?),
+                    false => None,
+                })
+            };
+            let interp = check(None)?;
+            let interp_refined = match a.refine.steps(0) > 0 {
+                true => check(Some(&a.refine.options()))?,
+                false => None,
             };
             let fitted = LatentPrior::beside(dir, vae.z_size())?;
             // The melody track (track 0 of trio windows); a drum model's drum track.
@@ -206,6 +253,22 @@ impl OnBackend for EvalArgs {
                 None => (0, true),
             };
             let real: Vec<&[u16]> = windows.iter().map(|w| w.tracks[track].as_slice()).collect();
+            // How much the phrases half-way along the interpolations look like real ones.
+            let midpoint_realism = |ic: &Option<InterpolationCheck>| {
+                ic.as_ref().map(|ic| {
+                    let mids: Vec<&[u16]> = ic
+                        .midpoints
+                        .iter()
+                        .map(|w| w.tracks[track].as_slice())
+                        .collect();
+                    match drums {
+                        true => compare_drums(&mids, &real),
+                        false => compare(&mids, &real),
+                    }
+                    .mean_overlap
+                })
+            };
+            let midpoints = (midpoint_realism(&interp), midpoint_realism(&interp_refined));
             let learnt: Vec<&[u16]> = training
                 .iter()
                 .map(|&i| data.windows[i].tracks[track].as_slice())
@@ -242,10 +305,14 @@ impl OnBackend for EvalArgs {
                 held_out_files: held_files,
                 eval: e,
                 interpolation: interp,
+                interpolation_refined: interp_refined,
+                midpoint_overlap: midpoints.0,
+                midpoint_overlap_refined: midpoints.1,
                 prior_samples: prior,
                 fitted_prior_samples: fitted_prior,
                 fitted_prior_scale: fitted.as_ref().map(|p| p.scale),
                 nearest_training: nearest,
+                refined,
             });
         }
         println!(
@@ -271,6 +338,23 @@ impl OnBackend for EvalArgs {
                 r.eval.kl_bits,
                 r.eval.r_loss
             );
+        }
+        for r in &reports {
+            if let Some(f) = &r.refined {
+                println!(
+                    "{:<44} {:>8} {:>10} {:>10}   refined codes ({} steps, lr {}, anchor {}): r_loss {:.2} → {:.2}, moved {:.2} σ",
+                    "",
+                    r.eval.windows,
+                    pct(f.teacher_forced_accuracy),
+                    pct(f.sampled_accuracy),
+                    f.options.steps,
+                    f.options.lr,
+                    f.options.anchor,
+                    f.report.r_loss_before,
+                    f.report.r_loss_after,
+                    f.report.mean_shift
+                );
+            }
         }
         println!(
             "\nagainst the always-\"no event\" baseline (held notes and rests are most steps): accuracy on the steps that hold an event (note-on, note-off, drum hit), z = μ"
@@ -317,9 +401,17 @@ impl OnBackend for EvalArgs {
                 println!("  teacher-forced, z ~ q: {}", f(&q.tf_per_bar));
                 println!("  sampled, z ~ q:        {}", f(&q.sampled_per_bar));
             }
-            if let Some(ic) = &r.interpolation {
+            for (ic, mid, label) in [
+                (&r.interpolation, r.midpoint_overlap, "slerp of μ"),
+                (
+                    &r.interpolation_refined,
+                    r.midpoint_overlap_refined,
+                    "slerp of refined codes",
+                ),
+            ] {
+                let Some(ic) = ic else { continue };
                 println!(
-                    "  interpolation check ({} pairs, slerp of μ, argmax): fraction of steps differing from A at t = {}",
+                    "  interpolation check ({} pairs, {label}, argmax): fraction of steps differing from A at t = {}",
                     ic.pairs,
                     ic.t.iter().map(|t| format!("{t:.1}")).collect::<Vec<_>>().join(" ")
                 );
@@ -340,6 +432,11 @@ impl OnBackend for EvalArgs {
                         .join(" ")
                 );
                 println!("    A–B distance: {:.2}", ic.a_b_distance);
+                if let Some(m) = mid {
+                    println!(
+                        "    phrases half-way vs held-out windows: mean overlapping area of features {m:.3}"
+                    );
+                }
             }
             if let Some(q) = &r.prior_samples {
                 print_sample_quality(q, "z ~ N(0, I)", a.prior.unwrap_or(0), a.temperature);

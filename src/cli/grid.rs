@@ -49,6 +49,8 @@ pub struct GridArgs {
     #[arg(long)]
     pub separate: bool,
     #[command(flatten)]
+    pub refine: super::refine_arg::RefineArgs,
+    #[command(flatten)]
     pub perf: PerformanceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -76,10 +78,10 @@ impl OnBackend for GridArgs {
             println!("{name}: {}, {}", p.path.display(), p.describe());
         }
         let windows: Vec<_> = picked.iter().map(|p| p.window.clone()).collect();
-        let lat = vae.encode(&windows)?;
+        let (_, codes) = a.refine.encode(&vae, &windows)?;
         let how = a.path.interpolation();
         let n = a.size;
-        let zs = grid_codes([&lat[0].mu, &lat[1].mu, &lat[2].mu, &lat[3].mu], n, how);
+        let zs = grid_codes([&codes[0], &codes[1], &codes[2], &codes[3]], n, how);
         let cells = vae.decode(&zs, a.temperature, a.seed)?;
         println!(
             "decoded a {n}×{n} grid ({:?} mixing, temperature {}, seed {}) in {:.2} s (model load included)",

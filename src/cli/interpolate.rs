@@ -57,6 +57,8 @@ pub struct InterpolateArgs {
     #[arg(long, default_value_t = 1)]
     pub gap_bars: usize,
     #[command(flatten)]
+    pub refine: super::refine_arg::RefineArgs,
+    #[command(flatten)]
     pub perf: PerformanceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -114,10 +116,13 @@ impl OnBackend for InterpolateArgs {
         let pb = pick(&a.b, cfg, a.choice_b())?;
         println!("A: {}, {}", a.a.display(), pa.describe());
         println!("B: {}, {}", a.b.display(), pb.describe());
-        let lat = vae.encode(&[pa.window.clone(), pb.window.clone()])?;
+        let (_, codes) = a
+            .refine
+            .encode(&vae, &[pa.window.clone(), pb.window.clone()])?;
         let how = a.path.interpolation();
-        // Interpolate between the means (Magenta's TrainedModel.interpolate), decode in one batch.
-        let zs = path(&lat[0].mu, &lat[1].mu, a.steps, how);
+        // Interpolate between the means (Magenta's TrainedModel.interpolate) or the refined
+        // codes, decode in one batch.
+        let zs = path(&codes[0], &codes[1], a.steps, how);
         let phrases = vae.decode(&zs, a.temperature, a.seed)?;
         let n = phrases.len();
         println!(

@@ -25,6 +25,7 @@ mod play;
 mod prepare;
 mod progress;
 mod reconstruct;
+mod refine_arg;
 mod render;
 mod sample;
 mod train;

@@ -50,6 +50,8 @@ pub struct MorphArgs {
     #[arg(long, short = 'o', default_value = "morph.mid")]
     pub out: PathBuf,
     #[command(flatten)]
+    pub refine: super::refine_arg::RefineArgs,
+    #[command(flatten)]
     pub perf: PerformanceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -89,7 +91,12 @@ impl OnBackend for MorphArgs {
             &vae.config.model.data,
             WindowChoice::new(a.window, a.bar),
         )?;
-        let mu = vae.encode(std::slice::from_ref(&p.window))?.remove(0).mu;
+        // The phrase's code: the encoder's μ, or refined (--refine).
+        let mu = a
+            .refine
+            .encode(&vae, std::slice::from_ref(&p.window))?
+            .1
+            .remove(0);
         let amounts: Vec<f64> = if a.steps == 1 {
             vec![a.amount]
         } else {

@@ -30,6 +30,8 @@ pub struct ReconstructArgs {
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
     #[command(flatten)]
+    pub refine: super::refine_arg::RefineArgs,
+    #[command(flatten)]
     pub perf: PerformanceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -46,10 +48,8 @@ impl OnBackend for ReconstructArgs {
             &vae.config.model.data,
             WindowChoice::new(a.window, a.bar),
         )?;
-        let lat = vae.encode(std::slice::from_ref(&p.window))?;
-        let rec = vae
-            .decode(&[lat[0].mu.clone()], a.temperature, a.seed)?
-            .remove(0);
+        let (_, codes) = a.refine.encode(&vae, std::slice::from_ref(&p.window))?;
+        let rec = vae.decode(&codes, a.temperature, a.seed)?.remove(0);
         let acc = token_accuracy(&rec, &p.window);
         println!("model: {}", vae.describe());
         println!("{}: {}", a.file.display(), p.describe());

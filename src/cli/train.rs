@@ -257,10 +257,22 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if quick {
         recipe::quick(&mut config);
     }
+    // Schedules the user sets (--config-file, --set) are kept as given: the quick recipe's
+    // fitting below compresses only the preset's own.
+    let preset_schedules = (config.model.beta_rate, config.model.sampling.clone());
     if let Some(f) = &a.config_file {
         config.merge_json_file(f)?;
     }
     config.apply_overrides(&a.set)?;
+    let named = |part: &str| {
+        a.set
+            .iter()
+            .any(|kv| kv.split('=').next().is_some_and(|k| k.contains(part)))
+    };
+    let own_beta = (named("beta_rate") || config.model.beta_rate != preset_schedules.0)
+        .then_some(config.model.beta_rate);
+    let own_sampling = (named("sampling") || config.model.sampling != preset_schedules.1)
+        .then(|| config.model.sampling.clone());
     if let Some(s) = a.steps {
         config.train.steps = s;
         if quick {
@@ -287,6 +299,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     if quick {
         recipe::fit_schedules(&mut config, a.anneal_steps)?;
+        if let Some(r) = own_beta {
+            config.model.beta_rate = r;
+        }
+        if let Some(s) = own_sampling {
+            config.model.sampling = s;
+        }
     } else if let Some(k) = a.anneal_steps {
         config.model.fit_anneal(k)?;
     }
@@ -294,11 +312,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if quick {
         // A preset with a constant β (rate 0, as Magenta's drum configs) keeps it constant.
         let beta = if config.model.beta_rate > 0.0 && config.model.beta_rate < 1.0 {
-            format!(
-                "β reaches {} by step {}",
-                config.model.max_beta,
-                config.model.anneal_steps.unwrap_or(0)
-            )
+            // The step where β reaches 99 % of its maximum, from the rate in force.
+            let k = (0.01f64.ln() / config.model.beta_rate.ln()).round();
+            format!("β reaches {} by step {k}", config.model.max_beta,)
         } else {
             format!("β {} throughout (as the preset)", config.model.max_beta)
         };

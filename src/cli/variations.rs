@@ -51,6 +51,8 @@ pub struct VariationsArgs {
     #[arg(long, short = 'o', default_value = "variations.mid")]
     pub out: PathBuf,
     #[command(flatten)]
+    pub refine: super::refine_arg::RefineArgs,
+    #[command(flatten)]
     pub perf: PerformanceArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -63,13 +65,14 @@ impl OnBackend for VariationsArgs {
         let vae = a.model.load_for::<B>(&[&a.file], device)?;
         let p = pick(&a.file, &vae.config.model.data, a.phrase.choice())?;
         println!("{}: {}", a.file.display(), p.describe());
-        let lat = vae.encode(std::slice::from_ref(&p.window))?.remove(0);
+        let (mut lats, mut codes) = a.refine.encode(&vae, std::slice::from_ref(&p.window))?;
+        let (lat, centre) = (lats.remove(0), codes.remove(0));
         let scale = if a.prior_units {
             VariationScale::Prior
         } else {
             VariationScale::Posterior
         };
-        let zs = variation_codes(&lat.mu, &lat.sigma, a.num, a.amount, scale, a.seed);
+        let zs = variation_codes(&centre, &lat.sigma, a.num, a.amount, scale, a.seed);
         let decoded = vae.decode(&zs, a.temperature, a.seed.wrapping_add(1))?;
         let mut ranked: Vec<(f64, musicvae::data::converter::Window)> = decoded
             .into_iter()

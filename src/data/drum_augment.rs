@@ -41,6 +41,25 @@ pub fn augment_drums(tokens: &[u16], rotate_bars: bool, drop_hits: f64, rng: &mu
     out
 }
 
+/// Groups of drum classes that play one part of a groove (bit c = drum class c): kick and snare,
+/// the cymbals (closed and open hi-hat, crash, ride), the toms.
+pub const DRUM_GROUPS: [u16; 3] = [
+    0b11,
+    (1 << 2) | (1 << 3) | (1 << 7) | (1 << 8),
+    (1 << 4) | (1 << 5) | (1 << 6),
+];
+
+/// Track `a` with one group of drums (drawn at random from [`DRUM_GROUPS`]) taken from track `b`
+/// instead: b's kick and snare under a's cymbals, say. Tracks of different lengths leave `a` as
+/// it is.
+pub fn recombine_drums(a: &[u16], b: &[u16], rng: &mut Rng) -> Vec<u16> {
+    if a.len() != b.len() {
+        return a.to_vec();
+    }
+    let m = DRUM_GROUPS[rng.below(DRUM_GROUPS.len())];
+    a.iter().zip(b).map(|(&x, &y)| (x & !m) | (y & m)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +70,31 @@ mod tests {
         t[4] = 0b110; // snare + closed hi-hat, bar 1
         t[16] = 0b1000; // bar 2
         t
+    }
+
+    #[test]
+    fn recombination_swaps_one_group_and_keeps_the_rest() {
+        let a = two_bars();
+        let mut b = vec![0u16; 32];
+        b[2] = 0b1_0000_0001; // kick + ride
+        b[8] = 0b111_0000; // three toms
+        let mut rng = Rng::new(5);
+        let mut seen = [false; 3];
+        for _ in 0..200 {
+            let r = recombine_drums(&a, &b, &mut rng);
+            let g = DRUM_GROUPS
+                .iter()
+                .position(|&m| r.iter().zip(&b).all(|(x, y)| x & m == y & m))
+                .expect("one group comes from b");
+            seen[g] = true;
+            let m = DRUM_GROUPS[g];
+            assert!(r.iter().zip(&a).all(|(x, y)| x & !m == y & !m));
+        }
+        assert_eq!(seen, [true; 3]);
+        // The groups cover the nine classes once each.
+        assert_eq!(DRUM_GROUPS.iter().fold(0, |acc, m| acc | m), 0b1_1111_1111);
+        assert_eq!(DRUM_GROUPS.iter().map(|m| m.count_ones()).sum::<u32>(), 9);
+        assert_eq!(recombine_drums(&a, &b[..16], &mut rng), a);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! temperature, fed back step by step), sample from the prior. Every random draw comes from a seed.
 
 use super::latent_prior::LatentPrior;
+use super::refine::{refine_latents, RefineOptions, RefineReport};
 use crate::data::converter::{DataKind, Window};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
@@ -11,6 +12,8 @@ use crate::model::store::load_model;
 use crate::model::vae::DecodeMode;
 use crate::model::{Config, MusicVae};
 use crate::rng::Rng;
+use burn::backend::Autodiff;
+use burn::module::Module;
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -161,6 +164,40 @@ impl<B: Backend> Vae<B> {
             }
         }
         Ok(out)
+    }
+
+    /// Codes for `windows` refined by gradient descent on z with the decoder fixed (see
+    /// [`super::refine`]); `opts.steps == 0` gives μ back unchanged. Loads a second copy of the
+    /// weights on the autodiff wrapper of this backend.
+    pub fn refine(
+        &self,
+        windows: &[Window],
+        latents: &[Latent],
+        opts: &RefineOptions,
+        progress: impl FnMut(usize),
+    ) -> Result<(Vec<Vec<f32>>, RefineReport)> {
+        self.check_windows(windows)?;
+        opts.validate()?;
+        if opts.steps == 0 {
+            let zs: Vec<Vec<f32>> = latents.iter().map(|l| l.mu.clone()).collect();
+            return Ok((
+                zs,
+                RefineReport {
+                    windows: windows.len(),
+                    ..RefineReport::default()
+                },
+            ));
+        }
+        let (model, _) = load_model::<Autodiff<B>>(&self.dir, &self.device)?;
+        refine_latents(
+            &model.no_grad(),
+            self.kind(),
+            windows,
+            latents,
+            opts,
+            &self.device,
+            progress,
+        )
     }
 
     /// `n` draws z ~ N(0, I) (from `seed`), or from a fitted latent prior, and their decodings.

@@ -3,6 +3,7 @@
 //! latent space moves smoothly from ~0 (A reconstructed) to about the A–B distance.
 
 use super::inference::{token_accuracy, Vae};
+use super::refine::RefineOptions;
 use super::slerp::{linspace, path, Interpolation};
 use crate::data::converter::Window;
 use crate::error::{Error, Result};
@@ -21,15 +22,24 @@ pub struct InterpolationCheck {
     pub differ_from_b: Vec<f64>,
     /// Mean fraction of steps where A and B differ.
     pub a_b_distance: f64,
+    /// The refinement of the end codes, when they were refined (None = the encoder's μ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refine: Option<RefineOptions>,
+    /// The decoded phrases at the middle of each path (t = 0.5, or the point nearest it), for
+    /// judging how realistic the way between two phrases is.
+    #[serde(skip)]
+    pub midpoints: Vec<Window>,
 }
 
-/// Interpolate (slerp of μ, argmax decoding) between `pairs` random pairs of distinct `windows`.
+/// Interpolate (slerp of μ, or of refined codes with `refine`, argmax decoding) between `pairs`
+/// random pairs of distinct `windows`.
 pub fn interpolation_check<B: Backend>(
     vae: &Vae<B>,
     windows: &[Window],
     pairs: usize,
     points: usize,
     seed: u64,
+    refine: Option<&RefineOptions>,
 ) -> Result<InterpolationCheck> {
     if windows.len() < 2 {
         return Err(Error::Invalid(
@@ -53,11 +63,15 @@ pub fn interpolation_check<B: Backend>(
         .flat_map(|&(a, b)| [windows[a].clone(), windows[b].clone()])
         .collect();
     let lat = vae.encode(&ends)?;
+    let codes: Vec<Vec<f32>> = match refine {
+        Some(opts) => vae.refine(&ends, &lat, opts, |_| {})?.0,
+        None => lat.into_iter().map(|l| l.mu).collect(),
+    };
     let zs: Vec<Vec<f32>> = (0..chosen.len())
         .flat_map(|i| {
             path(
-                &lat[2 * i].mu,
-                &lat[2 * i + 1].mu,
+                &codes[2 * i],
+                &codes[2 * i + 1],
                 points,
                 Interpolation::Slerp,
             )
@@ -75,7 +89,13 @@ pub fn interpolation_check<B: Backend>(
         }
     }
     let n = chosen.len() as f64;
+    let mid = (points - 1) / 2;
+    let midpoints = (0..chosen.len())
+        .map(|i| decoded[i * points + mid].clone())
+        .collect();
     Ok(InterpolationCheck {
+        refine: refine.copied(),
+        midpoints,
         pairs: chosen.len(),
         t: linspace(points),
         differ_from_a: from_a.iter().map(|x| x / n).collect(),

@@ -26,6 +26,10 @@ pub struct LatentItem {
     pub qpm: f64,
     pub mu: Vec<f32>,
     pub sigma: Vec<f32>,
+    /// The refined code (`encode --refine`, the default): `decode` decodes it instead of μ, and
+    /// `decode --sample` draws around it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub z: Option<Vec<f32>>,
 }
 
 /// The file written by `encode`.
@@ -83,6 +87,14 @@ pub fn parse_latent_json(path: &Path, bytes: &[u8]) -> Result<DecodeInput> {
                     "item {k}: mu holds a number too large for a latent vector"
                 )));
             }
+            if let Some(z) = &i.z {
+                if z.len() != i.mu.len() || z.iter().any(|x| !x.is_finite()) {
+                    return Err(bad(format!(
+                        "item {k}: z (the refined code) must hold as many finite numbers as mu ({})",
+                        i.mu.len()
+                    )));
+                }
+            }
             if i.sigma.iter().any(|s| !(s.is_finite() && *s >= 0.0)) {
                 return Err(bad(format!(
                     "item {k}: sigma holds a negative or infinite value"
@@ -91,7 +103,11 @@ pub fn parse_latent_json(path: &Path, bytes: &[u8]) -> Result<DecodeInput> {
         }
         return Ok(DecodeInput {
             qpm: f.items.first().map(|i| i.qpm),
-            mu: f.items.iter().map(|i| i.mu.clone()).collect(),
+            mu: f
+                .items
+                .iter()
+                .map(|i| i.z.clone().unwrap_or_else(|| i.mu.clone()))
+                .collect(),
             sigma: Some(f.items.iter().map(|i| i.sigma.clone()).collect()),
             model: Some(f.model),
         });
@@ -151,11 +167,23 @@ mod tests {
                 qpm: 90.0,
                 mu: vec![0.5],
                 sigma: vec![0.1],
+                z: None,
             }],
         };
         let d = parse_latent_json(p, &serde_json::to_vec(&f).unwrap()).unwrap();
         assert_eq!(d.qpm, Some(90.0));
         assert_eq!(d.sigma, Some(vec![vec![0.1]]));
+        assert_eq!(d.mu, vec![vec![0.5]]);
+        // A refined code is what gets decoded; one of the wrong size or not finite is refused.
+        let mut refined = f.clone();
+        refined.items[0].z = Some(vec![0.75]);
+        let d = parse_latent_json(p, &serde_json::to_vec(&refined).unwrap()).unwrap();
+        assert_eq!(d.mu, vec![vec![0.75]]);
+        refined.items[0].z = Some(vec![0.75, 1.0]);
+        let err = parse_latent_json(p, &serde_json::to_vec(&refined).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refined code"), "{err}");
         for bad in [
             &b"nope"[..],
             b"[]",

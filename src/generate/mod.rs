@@ -11,9 +11,11 @@ pub mod interpolation_check;
 pub mod latent_file;
 pub mod latent_prior;
 pub mod output;
+pub mod refine;
 pub mod sample_quality;
 pub mod slerp;
 
 pub use inference::{token_accuracy, Latent, Vae};
 pub use input::{pick, pick_window, PickedWindow, WindowChoice};
+pub use refine::{RefineOptions, RefineReport};
 pub use slerp::{path, slerp, Interpolation};

@@ -103,6 +103,17 @@ pub struct TrainConfig {
     /// Drums only.
     #[serde(default)]
     pub rotate_bars: bool,
+    /// Ours, not Magenta's (0 in every preset): the probability that a drum training window has
+    /// one group of its drums (kick and snare, cymbals, or toms) replaced by the same group of
+    /// another training window ([`crate::data::drum_augment::recombine_drums`]): new grooves
+    /// from the training set's parts. Drums only.
+    #[serde(default)]
+    pub recombine: f64,
+    /// Ours: train only the encoder (and its μ, σ layers); the decoder's weights stay as loaded
+    /// (`--init`). The decoder already reconstructs held-out phrases from a good code (`eval
+    /// --refine`); this teaches the encoder to find it.
+    #[serde(default)]
+    pub freeze_decoder: bool,
     pub steps: u64,
     pub eval_every: u64,
     pub checkpoint_every: u64,
@@ -158,8 +169,10 @@ pub const MAGENTA_TRAIN: TrainConfig = TrainConfig {
     grad_norm_skip: 1e4,
     // note_sequence_augmenter transposition (none unless the preset says so)
     transpose: 0,
-    // Ours: bar rotation (drums) off.
+    // Ours: bar rotation, recombination (drums) and a frozen decoder off.
     rotate_bars: false,
+    recombine: 0.0,
+    freeze_decoder: false,
     // --num_steps
     steps: 200_000,
     // Ours: evaluation, checkpoints and the held-out split.
@@ -544,6 +557,15 @@ impl Config {
         }
         if !(0..=24).contains(&t.transpose) {
             return bad(format!("transpose must be in 0..=24 (got {})", t.transpose));
+        }
+        if !(0.0..=1.0).contains(&t.recombine) {
+            return bad(format!("recombine must be in [0, 1], got {}", t.recombine));
+        }
+        if t.recombine > 0.0 && self.model.data.kind != DataKind::Drums {
+            return bad(format!(
+                "recombine is a drum augmentation; this is a {} model",
+                self.model.data.kind.name()
+            ));
         }
         if t.rotate_bars && self.model.data.kind != DataKind::Drums {
             return bad(format!(

@@ -36,6 +36,25 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
     }
 }
 
+struct Drop<'a> {
+    grads: &'a mut GradientsParams,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for Drop<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        self.grads.remove::<B::InnerBackend, D>(param.id);
+    }
+}
+
+/// Remove the gradients of `module`'s parameters from `grads` (the optimizer then leaves those
+/// parameters as they are).
+pub fn drop_grads<B: AutodiffBackend, M: AutodiffModule<B>>(
+    module: &M,
+    grads: &mut GradientsParams,
+) {
+    module.visit(&mut Drop { grads });
+}
+
 struct Add<'a> {
     grads: &'a mut GradientsParams,
     other: GradientsParams,

@@ -141,6 +141,37 @@ fn count_pass<B: Backend>(
     tf.logits
 }
 
+/// Teacher-forced and sampled (free-running, temperature-1 samples fed back) accuracy of
+/// `windows` decoded from the given codes `zs` (one per window), e.g. refined ones.
+pub fn accuracy_at<B: Backend>(
+    model: &MusicVae<B>,
+    cfg: &ModelConfig,
+    windows: &[&Window],
+    zs: &[Vec<f32>],
+    batch: usize,
+    seed: u64,
+    device: &B::Device,
+) -> (f64, f64) {
+    let nt = model.tracks.len();
+    let mut rng = Rng::new(seed);
+    let mut counts = Counts::new(cfg.data.slice_bars, nt);
+    let mut n = 0;
+    for (chunk, zc) in windows.chunks(batch.max(1)).zip(zs.chunks(batch.max(1))) {
+        let b = chunk.len();
+        let zd = zc.first().map(|z| z.len()).unwrap_or(0);
+        let bt = make_batch::<B>(cfg.data.kind, chunk, device);
+        let flat: Vec<f32> = zc.iter().flatten().copied().collect();
+        let z = Tensor::from_data(TensorData::new(flat, [b, zd]), device); // [b, Z]
+        count_pass(model, &bt, z, b, &mut rng, &mut counts, device);
+        n += b;
+    }
+    let total = (n * cfg.data.steps() * nt).max(1) as f64;
+    (
+        counts.tf_track.iter().sum::<usize>() as f64 / total,
+        counts.sa_track.iter().sum::<usize>() as f64 / total,
+    )
+}
+
 /// Evaluate `model` on `windows` in batches of `batch` with z = μ (as for reconstruction).
 /// `seed` fixes the sampling noise.
 pub fn evaluate<B: Backend>(

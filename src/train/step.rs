@@ -3,7 +3,7 @@
 //! backward, global-norm clipping (a non-finite or huge norm skips the step), Adam at the
 //! scheduled learning rate.
 
-use super::clip::{add_grads, global_norm, scale_grads};
+use super::clip::{add_grads, drop_grads, global_norm, scale_grads};
 use super::parallel;
 use crate::model::batch::{Batch, TrackSpec};
 use crate::model::dropout::InputDropout;
@@ -206,6 +206,15 @@ pub fn optimisation_step<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
         grads: mut gp,
         stats,
     } = batch_gradients(&model, config, batch, eps, mode, drop, step, parts);
+    if tc.freeze_decoder {
+        // Only the encoder (and its μ, σ layers) learns: the decoder's weights stay as loaded.
+        for core in &model.cores {
+            drop_grads::<B, _>(core, &mut gp);
+        }
+        if let Some(c) = &model.conductor {
+            drop_grads::<B, _>(c, &mut gp);
+        }
+    }
     let norm = global_norm::<B, _>(&model, &gp);
     let skipped = !norm.is_finite() || norm > tc.grad_norm_skip;
     let model = if skipped {
@@ -260,6 +269,55 @@ mod tests {
                 .unwrap_or_default();
             self.sizes.push(param.val().shape().num_elements());
             self.out.push(g);
+        }
+    }
+
+    /// Every float parameter's values, flattened, in visiting order.
+    struct Values(Vec<Vec<f32>>);
+
+    impl ModuleVisitor<Ad> for Values {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<Ad, D>>) {
+            self.0
+                .push(param.val().into_data().to_vec::<f32>().unwrap_or_default());
+        }
+    }
+
+    fn values<M: Module<Ad>>(m: &M) -> Vec<Vec<f32>> {
+        let mut v = Values(Vec::new());
+        m.visit(&mut v);
+        v.0
+    }
+
+    /// `train.freeze_decoder`: a step moves the encoder's weights and leaves every decoder
+    /// weight (flat core; conductor and cores of a hierarchical model) exactly as it was.
+    #[test]
+    fn a_frozen_decoder_keeps_its_weights() {
+        for preset in ["tiny", "tiny-hier"] {
+            let mut config = Config::preset(preset).expect("preset");
+            config.train.freeze_decoder = true;
+            let mc = &config.model;
+            let device = Default::default();
+            let model = MusicVae::<Ad>::new(mc, 3, &device);
+            let windows = random_windows(mc.data.kind, mc.data.steps(), 8, 5);
+            let refs: Vec<_> = windows.iter().collect();
+            let batch = make_batch::<Ad>(mc.data.kind, &refs, &device);
+            let mut rng = Rng::new(4);
+            let eps = host_normals::<Ad>(&mut rng, refs.len(), mc.z_size, &device);
+            let mode = DecodeMode::TeacherForced {
+                inputs: batch.inputs.clone(),
+            };
+            let (enc0, cores0, cond0) = (
+                values(&model.encoder),
+                values(&model.cores),
+                model.conductor.as_ref().map(values),
+            );
+            let mut optim = crate::train::adam::init::<Ad>(&config.train);
+            let (next, r) =
+                optimisation_step(model, &mut optim, &config, &batch, eps, mode, None, 0);
+            assert!(!r.skipped, "{preset}");
+            assert_ne!(values(&next.encoder), enc0, "{preset}: the encoder learns");
+            assert_eq!(values(&next.cores), cores0, "{preset}: decoder moved");
+            assert_eq!(next.conductor.as_ref().map(values), cond0, "{preset}");
         }
     }
 

@@ -7,7 +7,7 @@ use super::data::{transpose_window, TrainData};
 use super::eval::{evaluate, EvalResult};
 use super::step::{host_normals, optimisation_step, scheduled_mode};
 use crate::data::converter::{DataKind, Window};
-use crate::data::drum_augment::augment_drums;
+use crate::data::drum_augment::{augment_drums, recombine_drums};
 use crate::error::{Error, Result};
 use crate::model::batch::make_batch;
 use crate::model::batch::TrackSpec;
@@ -333,7 +333,18 @@ fn next_batch(
             } else {
                 0
             };
-            let w = transpose_window(data.kind, &data.windows[i], k);
+            let mut w = transpose_window(data.kind, &data.windows[i], k);
+            if tc.recombine > 0.0 && state.rng.uniform() < tc.recombine {
+                let other = &data.windows[order[state.rng.below(order.len())]];
+                w = Window {
+                    tracks: w
+                        .tracks
+                        .iter()
+                        .zip(&other.tracks)
+                        .map(|(a, b)| recombine_drums(a, b, &mut state.rng))
+                        .collect(),
+                };
+            }
             if tc.rotate_bars {
                 Window {
                     tracks: w
