@@ -242,4 +242,19 @@ fn refined_codes_reconstruct_held_out_phrases_at_least_as_well() {
         let (a, b) = (reconstruction_percent(&t0), reconstruction_percent(&t1));
         assert!(b >= a, "{file}: refined {b}% < {a}%\n{t1}");
     }
+    // Bad refinement settings: one clear line, a non-zero exit, no panic.
+    for (flag, value, word) in [
+        ("--refine-anchor", "-1", "anchor"),
+        ("--refine-lr", "0", "step size"),
+        ("--refine", "20000", "at most"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let o = musicvae(&["reconstruct", "midi_data/irish/oneills_0000.mid", &arg]);
+        let t = text(&o);
+        assert!(!o.status.success(), "{flag} {value}: {t}");
+        assert!(
+            t.contains(word) && !t.contains("panicked"),
+            "{flag} {value}: {t}"
+        );
+    }
 }

@@ -26,6 +26,9 @@ use serde::{Deserialize, Serialize};
 /// Windows refined per batch.
 const REFINE_BATCH: usize = 128;
 
+/// The most refinement steps accepted (each is a decoder pass forward and back).
+pub const MAX_REFINE_STEPS: usize = 10_000;
+
 /// How to refine codes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RefineOptions {
@@ -50,6 +53,12 @@ impl Default for RefineOptions {
 impl RefineOptions {
     /// Check the values (they come from the command line).
     pub fn validate(&self) -> Result<()> {
+        if self.steps > MAX_REFINE_STEPS {
+            return Err(Error::Invalid(format!(
+                "refinement steps must be at most {MAX_REFINE_STEPS} (100 is plenty), got {}",
+                self.steps
+            )));
+        }
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 10.0) {
             return Err(Error::Invalid(format!(
                 "the refinement step size must be in (0, 10], got {}",
@@ -365,5 +374,10 @@ mod tests {
             assert!(o.validate().is_err(), "{lr} {anchor}");
         }
         assert!(RefineOptions::default().validate().is_ok());
+        let too_many = RefineOptions {
+            steps: MAX_REFINE_STEPS + 1,
+            ..RefineOptions::default()
+        };
+        assert!(too_many.validate().is_err());
     }
 }
