@@ -305,7 +305,8 @@ fn eval_subset<'a>(data: &'a TrainData, tc: &TrainConfig) -> Vec<&'a Window> {
 
 /// The next batch's windows (a new epoch's order when this one has too few left), each
 /// transposed by a random number of semitones within ±`transpose`, and drums started at a random
-/// bar of themselves when `rotate_bars` is set.
+/// bar of themselves when `rotate_bars` is set, and each of their hits dropped with probability
+/// `drop_hits`.
 fn next_batch(
     data: &TrainData,
     tc: &TrainConfig,
@@ -345,12 +346,12 @@ fn next_batch(
                         .collect(),
                 };
             }
-            if tc.rotate_bars {
+            if tc.rotate_bars || tc.drop_hits > 0.0 {
                 Window {
                     tracks: w
                         .tracks
                         .iter()
-                        .map(|t| augment_drums(t, true, 0.0, &mut state.rng))
+                        .map(|t| augment_drums(t, tc.rotate_bars, tc.drop_hits, &mut state.rng))
                         .collect(),
                 }
             } else {
@@ -424,4 +425,57 @@ fn checkpoint<B: AutodiffBackend, O: Optimizer<MusicVae<B>, B>>(
     super::curves::draw_curves(run)?;
     observer.on_checkpoint(state.step);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two files of dense 2-bar drum windows (every class hit at every step).
+    fn dense_drums() -> TrainData {
+        let windows: Vec<Window> = (0..8)
+            .map(|_| Window {
+                tracks: vec![vec![0x1FFu16; 32]],
+            })
+            .collect();
+        TrainData {
+            kind: DataKind::Drums,
+            windows,
+            train_files: vec![(0..4).collect(), (4..8).collect()],
+            eval: vec![],
+            max_per_file: 4,
+        }
+    }
+
+    fn hits(ws: &[Window]) -> u32 {
+        ws.iter()
+            .flat_map(|w| w.tracks.iter().flatten())
+            .map(|t| t.count_ones())
+            .sum()
+    }
+
+    #[test]
+    fn drop_hits_drops_about_that_fraction_of_training_hits() {
+        let data = dense_drums();
+        let mut config = Config::preset("cat-drums_2bar_small").unwrap();
+        config.train.batch_size = 8;
+        let all = 8 * 32 * 9;
+        for (p, lo, hi) in [(0.0, all, all), (0.2, all * 70 / 100, all * 90 / 100)] {
+            config.train.drop_hits = p;
+            let mut state = TrainState {
+                step: 0,
+                epoch: 0,
+                position: 0,
+                rng: Rng::new(7),
+                skipped_steps: 0,
+                elapsed_secs: 0.0,
+            };
+            let mut order = data.epoch_order(config.train.seed, 0);
+            let batch = next_batch(&data, &config.train, &mut state, &mut order).unwrap();
+            let kept = hits(&batch);
+            assert!((lo..=hi).contains(&kept), "p {p}: kept {kept} of {all}");
+        }
+        // The stored windows are untouched.
+        assert_eq!(hits(&data.windows), all);
+    }
 }
