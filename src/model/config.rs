@@ -568,23 +568,22 @@ impl Config {
         if !(0.0..=1.0).contains(&t.recombine) {
             return bad(format!("recombine must be in [0, 1], got {}", t.recombine));
         }
-        if t.recombine > 0.0 && self.model.data.kind != DataKind::Drums {
-            return bad(format!(
-                "recombine is a drum augmentation; this is a {} model",
-                self.model.data.kind.name()
-            ));
-        }
         if !(0.0..0.5).contains(&t.drop_hits) {
             return bad(format!(
                 "drop_hits must be in [0, 0.5), got {}",
                 t.drop_hits
             ));
         }
-        if t.drop_hits > 0.0 && self.model.data.kind != DataKind::Drums {
-            return bad(format!(
-                "drop_hits is a drum augmentation; this is a {} model",
-                self.model.data.kind.name()
-            ));
+        for (name, on) in [
+            ("recombine", t.recombine > 0.0),
+            ("drop_hits", t.drop_hits > 0.0),
+        ] {
+            if on && self.model.data.kind != DataKind::Drums {
+                return bad(format!(
+                    "{name} is a drum augmentation; this is a {} model",
+                    self.model.data.kind.name()
+                ));
+            }
         }
         if t.rotate_bars && self.model.data.kind != DataKind::Drums {
             return bad(format!(
