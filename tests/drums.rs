@@ -92,7 +92,7 @@ fn drum_corpus_split_training_eval_and_drum_inputs() {
             .expect("json");
     let files = meta["files"].as_array().expect("files");
     let listed = std::fs::read_to_string(data.join("split.tsv")).expect("split.tsv");
-    let mut test_files = 0;
+    let (mut test_files, mut train_files) = (0, 0);
     for f in files {
         let rel = f["rel"].as_str().expect("rel");
         let want = listed
@@ -102,6 +102,7 @@ fn drum_corpus_split_training_eval_and_drum_inputs() {
         assert_eq!(f["split"].as_str(), Some(want), "{rel}");
         assert_eq!(f["held_out"].as_bool(), Some(want != "train"), "{rel}");
         test_files += usize::from(want == "test");
+        train_files += usize::from(want == "train");
     }
     assert!(test_files >= 10, "{test_files} test files with windows");
 
@@ -171,7 +172,56 @@ fn drum_corpus_split_training_eval_and_drum_inputs() {
         ],
         None,
     );
-    assert_one_line_error(&o, "--split train", "evaluate on test or validation");
+    assert_one_line_error(&o, "--split train", "--training-files");
+
+    // --training-files: the memorisation check, on exactly the files the model learnt from.
+    let report = d.path().join("train_eval.json");
+    let o = run(
+        &[
+            "eval",
+            "--model",
+            s(&model),
+            "--data",
+            s(&cache),
+            "--training-files",
+            "--max-windows",
+            "32",
+            "--pairs",
+            "0",
+            "--json",
+            s(&report),
+        ],
+        None,
+    );
+    let out = both(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains(&format!("training-file windows from {train_files} files")),
+        "{out}"
+    );
+    assert!(
+        out.contains("training-file reconstruction accuracy"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    assert_eq!(json[0]["training_files"].as_bool(), Some(true), "{json}");
+    assert_eq!(json[0]["eval"]["windows"].as_u64(), Some(32), "{json}");
+    let o = run(
+        &[
+            "eval",
+            "--model",
+            s(&model),
+            "--data",
+            s(&cache),
+            "--training-files",
+            "--split",
+            "test",
+        ],
+        None,
+    );
+    assert!(!o.status.success(), "{}", both(&o));
+    assert!(both(&o).contains("cannot be used with"), "{}", both(&o));
 
     // Two drum files and no --model: the drum model is picked (found as models/drums_2bar).
     let a = data.join("funk/drummer1_eval_session_2_funk-groove2_105_beat_4-4.mid");

@@ -36,6 +36,11 @@ pub struct EvalArgs {
     /// (`split.tsv`, e.g. `test` for the Groove MIDI Dataset built by scripts/build-drums).
     #[arg(long, value_name = "NAME")]
     pub split: Option<String>,
+    /// Evaluate the files the model learnt from instead of the held-out ones: a memorisation
+    /// check (training accuracy well above held-out accuracy means the encoder learnt the
+    /// training phrases by heart). The data must be what the model was trained on.
+    #[arg(long, conflicts_with = "split")]
+    pub training_files: bool,
     /// Evaluate at most this many held-out windows (a deterministic random subset; 0 = all).
     #[arg(long, default_value_t = 2048)]
     pub max_windows: usize,
@@ -74,6 +79,8 @@ pub struct EvalArgs {
 struct ModelReport {
     model: String,
     dir: String,
+    /// True when the files evaluated are the training files (`--training-files`).
+    training_files: bool,
     held_out_files: usize,
     eval: EvalResult,
     interpolation: Option<InterpolationCheck>,
@@ -113,6 +120,14 @@ struct NearestReport {
 /// Training windows searched for the nearest-window check (a seeded subset of larger sets).
 const MAX_NEAREST_TRAINING: usize = 20_000;
 
+/// What the evaluated windows are: the held-out files', or the training files' (`--training-files`).
+fn evaluated(training_files: bool) -> &'static str {
+    match training_files {
+        true => "training-file",
+        false => "held-out",
+    }
+}
+
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
@@ -131,7 +146,7 @@ fn restrict_to_split(
         );
     };
     if split == "train" {
-        bail!("--split train: the train split is what the model learnt from; evaluate on test or validation");
+        bail!("--split train: the train split is what the model learnt from; evaluate on test or validation (--training-files measures how much of it the model memorised)");
     }
     let mut n = 0;
     for f in &mut cache.meta.files {
@@ -179,10 +194,21 @@ impl OnBackend for EvalArgs {
             if let Some(split) = &a.split {
                 restrict_to_split(&mut cache, split, &a.data)?;
             }
+            if a.training_files {
+                for f in &mut cache.meta.files {
+                    f.held_out = !f.held_out;
+                }
+            }
             let held_files = cache.meta.files.iter().filter(|f| f.held_out).count();
             let data = TrainData::from_cache(cache);
             let mut idx = data.eval.clone();
-            if idx.is_empty() {
+            if idx.is_empty() && a.training_files {
+                bail!(
+                    "{}: no training windows for {} (every file with windows is held out); --training-files needs the data the model was trained on",
+                    a.data.display(),
+                    vae.describe()
+                );
+            } else if idx.is_empty() {
                 bail!(
                     "{}: no held-out windows for {} (its split holds out {:.0}% of the files by name; use a larger folder)",
                     a.data.display(),
@@ -197,9 +223,10 @@ impl OnBackend for EvalArgs {
             }
             let windows: Vec<&Window> = idx.iter().map(|&i| &data.windows[i]).collect();
             eprintln!(
-                "{}: {} held-out windows from {held_files} files",
+                "{}: {} {} windows from {held_files} files",
                 vae.describe(),
-                windows.len()
+                windows.len(),
+                evaluated(a.training_files)
             );
             let e = evaluate_with(
                 &vae.model,
@@ -302,6 +329,7 @@ impl OnBackend for EvalArgs {
             reports.push(ModelReport {
                 model: vae.describe(),
                 dir: dir.display().to_string(),
+                training_files: a.training_files,
                 held_out_files: held_files,
                 eval: e,
                 interpolation: interp,
@@ -316,9 +344,13 @@ impl OnBackend for EvalArgs {
             });
         }
         println!(
-            "\nheld-out reconstruction accuracy ({} data, argmax of the logits vs the input)",
+            "\n{} reconstruction accuracy ({} data, argmax of the logits vs the input)",
+            evaluated(a.training_files),
             a.data.display()
         );
+        if a.training_files {
+            println!("training files (--training-files): the phrases the model learnt from; the gap to the held-out figures is what it memorised.");
+        }
         println!("z = μ: the encoder's mean (reconstruction); z ~ q: one draw from q(z|x) = N(μ, σ²) (Magenta's evaluation).");
         println!("teacher-forced: the true previous step is fed; sampled: free-running, temperature-1 samples fed back.");
         println!(
@@ -462,7 +494,10 @@ impl OnBackend for EvalArgs {
                         100.0 * n.copies
                     )
                 };
-                row("held-out windows (real)", &nr.held_out);
+                row(
+                    &format!("{} windows (real)", evaluated(r.training_files)),
+                    &nr.held_out,
+                );
                 row("prior samples, z ~ N(0, I)", &nr.prior);
                 if let Some(f) = &nr.fitted_prior {
                     row("prior samples, fitted latent prior", f);
