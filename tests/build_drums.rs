@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{musicvae, root, s, text};
+use common::{musicvae, root, s, split_lines, text};
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -45,15 +45,6 @@ fn build(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("python3 runs scripts/build-drums")
-}
-
-fn split_lines(folder: &Path) -> Vec<String> {
-    fs::read_to_string(folder.join("split.tsv"))
-        .expect("split.tsv")
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(String::from)
-        .collect()
 }
 
 #[test]

@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::{musicvae, root, s, text};
+use common::{musicvae, root, s, split_lines, text};
 use std::fs;
-use std::path::Path;
 use std::process::{Command, Output};
 
 fn synthetic(args: &[&str]) -> Output {
@@ -19,15 +18,6 @@ fn synthetic(args: &[&str]) -> Output {
         .current_dir(root())
         .output()
         .expect("bash runs scripts/synthetic-drums")
-}
-
-fn split_lines(folder: &Path) -> Vec<String> {
-    fs::read_to_string(folder.join("split.tsv"))
-        .expect("split.tsv")
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(String::from)
-        .collect()
 }
 
 #[test]

@@ -61,3 +61,13 @@ pub fn real_windows(cfg: &ConverterConfig, n: usize) -> Vec<Window> {
     assert_eq!(out.len(), n, "not enough windows in midi_data");
     out
 }
+
+/// The `file<TAB>split` lines of a corpus folder's split.tsv (comment lines left out).
+pub fn split_lines(folder: &Path) -> Vec<String> {
+    std::fs::read_to_string(folder.join("split.tsv"))
+        .expect("split.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
