@@ -108,6 +108,33 @@ fn model_card_figures_are_reproduced_by_eval() {
             (got_tf - tf).abs() < 2e-3 && (got_s - sampled).abs() < 2e-3,
             "{name}: card says teacher-forced {tf}, sampled {sampled}; eval gives {got_tf:.4}, {got_s:.4}"
         );
+        // Drum models also say which drums they miss: every class, hits counted in the windows.
+        let classes = e["drum_classes"].as_array();
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).expect("config.json"))
+                .expect("config JSON");
+        if config["model"]["data"]["kind"] == "drums" {
+            let classes = classes.unwrap_or_else(|| panic!("{name}: no drum_classes: {e}"));
+            let names: Vec<&str> = classes.iter().filter_map(|c| c["class"].as_str()).collect();
+            assert_eq!(names.len(), 9, "{name}: {names:?}");
+            assert_eq!((names[0], names[8]), ("kick", "ride"), "{name}");
+            let hits: u64 = classes.iter().filter_map(|c| c["hits"].as_u64()).sum();
+            assert!(hits > 0, "{name}: no hits counted");
+            for c in classes {
+                for k in ["recall", "precision"] {
+                    let x = c[k].as_f64().expect("share");
+                    assert!((0.0..=1.0).contains(&x), "{name}: {c}");
+                }
+            }
+            // The kick is played back far more often than not by a shipped drum model.
+            assert!(
+                classes[0]["recall"].as_f64().unwrap_or(0.0) > 0.7,
+                "{name}: {}",
+                classes[0]
+            );
+        } else {
+            assert!(classes.is_none(), "{name}: drum classes for a melody model");
+        }
         checked.push(name);
     }
     assert!(

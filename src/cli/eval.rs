@@ -433,6 +433,7 @@ impl OnBackend for EvalArgs {
                 println!("  teacher-forced, z ~ q: {}", f(&q.tf_per_bar));
                 println!("  sampled, z ~ q:        {}", f(&q.sampled_per_bar));
             }
+            print_drum_classes(&r.eval.drum_classes);
             for (ic, mid, label) in [
                 (&r.interpolation, r.midpoint_overlap, "slerp of μ"),
                 (
@@ -509,6 +510,27 @@ impl OnBackend for EvalArgs {
             println!("\nwrote {}", p.display());
         }
         Ok(())
+    }
+}
+
+/// Which drums a drum track misses and which it adds (teacher-forced, z = μ).
+fn print_drum_classes(classes: &[musicvae::train::eval::DrumClassResult]) {
+    if classes.is_empty() {
+        return;
+    }
+    println!("  drum hits per class (teacher-forced, z = μ): hits in the windows, share of them played back (recall), share of the played ones that are right (precision)");
+    println!(
+        "    {:<14} {:>7} {:>8} {:>10}",
+        "class", "hits", "recall", "precision"
+    );
+    for c in classes {
+        println!(
+            "    {:<14} {:>7} {:>7.1}% {:>9.1}%",
+            c.class,
+            c.hits,
+            100.0 * c.recall,
+            100.0 * c.precision
+        );
     }
 }
 

@@ -8,6 +8,7 @@ use crate::model::config::ModelConfig;
 use crate::model::loss::vae_loss;
 use crate::model::noise::StepNoise;
 use crate::model::vae::{DecodeMode, MusicVae};
+use crate::music::drums::{DRUM_CLASSES, DRUM_CLASS_NAMES, DRUM_TOKENS};
 use crate::rng::Rng;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,55 @@ pub struct EvalResult {
     /// The same accuracies with z ~ q(z|x) (Magenta's evaluation), when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub posterior_sample: Option<PosteriorSampleResult>,
+    /// Drum tracks (drum and trio models): hits of each drum class played back teacher-forced
+    /// with z = μ — which drums the model misses and which it adds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drum_classes: Vec<DrumClassResult>,
+}
+
+/// One drum class's hits, teacher-forced with z = μ: a hit is a (step, class) pair.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DrumClassResult {
+    pub class: String,
+    /// Hits of the class in the evaluated windows.
+    pub hits: usize,
+    /// Fraction of those hits the model plays (at the right step).
+    pub recall: f64,
+    /// Fraction of the class's predicted hits that are in the window.
+    pub precision: f64,
+}
+
+/// Hit counts of one drum class: true positives, misses, additions.
+#[derive(Debug, Clone, Copy, Default)]
+struct HitCounts {
+    played: usize,
+    missed: usize,
+    added: usize,
+}
+
+impl HitCounts {
+    /// Count the hits of every class in drum tokens: `pred` against `target`.
+    fn add(counts: &mut [HitCounts; DRUM_CLASSES], pred: i64, target: i64) {
+        for (c, h) in counts.iter_mut().enumerate() {
+            let (p, t) = ((pred >> c) & 1 == 1, (target >> c) & 1 == 1);
+            h.played += usize::from(p && t);
+            h.missed += usize::from(!p && t);
+            h.added += usize::from(p && !t);
+        }
+    }
+
+    fn result(&self, class: &str) -> DrumClassResult {
+        let ratio = |a: usize, b: usize| match b {
+            0 => 0.0,
+            _ => a as f64 / b as f64,
+        };
+        DrumClassResult {
+            class: class.to_string(),
+            hits: self.played + self.missed,
+            recall: ratio(self.played, self.played + self.missed),
+            precision: ratio(self.played, self.played + self.added),
+        }
+    }
 }
 
 fn to_vec_i64<B: Backend>(t: Tensor<B, 2, burn::tensor::Int>) -> Vec<i64> {
@@ -75,6 +125,9 @@ struct Counts {
     events: usize,
     tf_events: usize,
     sa_events: usize,
+    /// Teacher-forced hits per drum class (drum tracks only).
+    drum_hits: [HitCounts; DRUM_CLASSES],
+    drum_steps: usize,
 }
 
 impl Counts {
@@ -87,6 +140,8 @@ impl Counts {
             events: 0,
             tf_events: 0,
             sa_events: 0,
+            drum_hits: [HitCounts::default(); DRUM_CLASSES],
+            drum_steps: 0,
         }
     }
 }
@@ -121,6 +176,12 @@ fn count_pass<B: Backend>(
                                                         // Accuracy = argmax of the logits vs the target, at every step.
         let tf_pred = to_vec_i64(tf.logits[k].clone().argmax(2).squeeze_dim::<2>(2));
         let sa_pred = to_vec_i64(sampled.logits[k].clone().argmax(2).squeeze_dim::<2>(2));
+        if model.tracks[k].depth == DRUM_TOKENS {
+            for (&p, &t) in tf_pred.iter().zip(&target) {
+                HitCounts::add(&mut counts.drum_hits, p, t);
+            }
+            counts.drum_steps += target.len();
+        }
         for i in 0..b * steps {
             let bar = (i % steps) / 16;
             if tf_pred[i] == target[i] {
@@ -257,5 +318,38 @@ pub fn evaluate_with<B: Backend>(
             tf_per_bar: frac(&q_counts.tf_bar, per_bar),
             sampled_per_bar: frac(&q_counts.sa_bar, per_bar),
         }),
+        drum_classes: match mu_counts.drum_steps {
+            0 => Vec::new(),
+            _ => mu_counts
+                .drum_hits
+                .iter()
+                .zip(DRUM_CLASS_NAMES)
+                .map(|(h, name)| h.result(name))
+                .collect(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drum_hits_are_counted_per_class() {
+        let mut c = [HitCounts::default(); DRUM_CLASSES];
+        // Target: kick + closed hi-hat; played: kick + snare.
+        HitCounts::add(&mut c, 0b011, 0b101);
+        // Target: nothing; played: nothing. Target: ride; played: ride.
+        HitCounts::add(&mut c, 0, 0);
+        HitCounts::add(&mut c, 1 << 8, 1 << 8);
+        let kick = c[0].result("kick");
+        assert_eq!((kick.hits, kick.recall, kick.precision), (1, 1.0, 1.0));
+        let snare = c[1].result("snare");
+        assert_eq!((snare.hits, snare.recall, snare.precision), (0, 0.0, 0.0));
+        assert_eq!(c[1].added, 1);
+        let hat = c[2].result("closed hi-hat");
+        assert_eq!((hat.hits, hat.recall, hat.precision), (1, 0.0, 0.0));
+        assert_eq!(c[8].result("ride").recall, 1.0);
+        assert!(c[3..8].iter().all(|h| h.played + h.missed + h.added == 0));
     }
 }
