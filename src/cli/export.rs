@@ -92,7 +92,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
 }
 
 /// Remove `path` (a file the replaced model left in --out) when it exists, saying why.
-fn remove_stale(path: &Path, why: &str) -> Result<()> {
+pub(super) fn remove_stale(path: &Path, why: &str) -> Result<()> {
     if path.is_file() {
         std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
         println!("removed {}: {why}", path.display());

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one module per subcommand.
 
 mod attributes;
+mod average;
 mod backend;
 mod bench;
 mod chain;
@@ -102,6 +103,9 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Copy a trained model (weights, config, attribute vectors) into a model folder, optionally f16.
     Export(export::ExportArgs),
+    /// Average the weights of several fine-tunes of one model (a "model soup") into a model
+    /// folder: often better than each of them. Models from different starts do not average.
+    Average(average::AverageArgs),
     /// Benchmarks: training throughput, interpolation latency, prepare throughput, and the
     /// agreement case for the PyTorch reference (bench/pytorch).
     Bench(bench::BenchArgs),
@@ -124,6 +128,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Export(a) => export::run(a),
+        Command::Average(a) => average::run(a),
         Command::Attributes(a) => attributes::run(a),
         Command::FitPrior(a) => fit_prior::run(a),
         Command::Morph(a) => morph::run(a),

@@ -1,6 +1,7 @@
 //! The MusicVAE model (burn): fused LSTM, encoder, flat and hierarchical decoders, loss, configs,
 //! model folders (save and load, [`store`]).
 
+pub mod average;
 pub mod batch;
 pub mod config;
 pub mod decoder;
