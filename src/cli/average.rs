@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use burn::module::Module;
 use clap::Args;
 use musicvae::model::average::average;
-use musicvae::model::store::{load_model, save_model, save_model_f16};
+use musicvae::model::store::load_model;
 use musicvae::model::Config;
 use std::path::PathBuf;
 
@@ -18,15 +18,9 @@ pub struct AverageArgs {
     /// fine-tuned from the same weights (e.g. runs started with the same --init).
     #[arg(required = true, num_args = 2.., value_name = "MODEL")]
     pub models: Vec<PathBuf>,
-    /// Destination model folder (created): the averaged weights and the first model's config.
-    #[arg(long, short = 'o')]
-    pub out: PathBuf,
-    /// Store the weights as f16 (half the size).
-    #[arg(long)]
-    pub half: bool,
-    /// Replace the model already in --out (without it such a folder is refused).
-    #[arg(long)]
-    pub force: bool,
+    // --out gets the averaged weights and the first model's config.
+    #[command(flatten)]
+    pub dest: super::export::ModelOut,
 }
 
 /// The parts of a config that decide the weights' shapes and meaning.
@@ -43,15 +37,16 @@ fn architecture(c: &Config) -> serde_json::Value {
 }
 
 pub fn run(a: AverageArgs) -> Result<()> {
+    let d = &a.dest;
     for m in &a.models {
-        if super::guard::same_file(m, &a.out) {
+        if super::guard::same_file(m, &d.out) {
             bail!(
                 "--out {} is one of the models being averaged; choose another folder",
-                a.out.display()
+                d.out.display()
             );
         }
     }
-    super::guard::refuse_model_folder(&a.out, "--out", a.force, "replace it with --force")?;
+    d.check()?;
     let device = Default::default();
     let mut models = Vec::with_capacity(a.models.len());
     let mut first: Option<Config> = None;
@@ -76,12 +71,7 @@ pub fn run(a: AverageArgs) -> Result<()> {
     };
     let n = models.len();
     let model = average(models).context("averaging the weights")?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    if a.half {
-        save_model_f16(&a.out, &model, &config)?;
-    } else {
-        save_model(&a.out, &model, &config)?;
-    }
+    d.save(&model, &config)?;
     // What belonged to the weights an --force replaced, and what belongs to each input model
     // alone: neither describes the averaged weights.
     for (name, why) in [
@@ -96,13 +86,13 @@ pub fn run(a: AverageArgs) -> Result<()> {
         ("metrics.jsonl", "the training curves of other weights"),
         ("curves.png", "the training curves of other weights"),
     ] {
-        super::export::remove_stale(&a.out.join(name), why)?;
+        super::export::remove_stale(&d.out.join(name), why)?;
     }
     println!(
         "averaged the weights of {n} models ({} parameters, {} weights) into {}; config from {}. Evaluate it before use: models that did not start from the same weights do not average into a working model.",
         model.num_params(),
-        if a.half { "f16" } else { "f32" },
-        a.out.display(),
+        if d.half { "f16" } else { "f32" },
+        d.out.display(),
         a.models[0].display()
     );
     Ok(())

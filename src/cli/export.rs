@@ -9,12 +9,20 @@ use musicvae::generate::attributes::Attributes;
 use musicvae::generate::latent_prior::LatentPrior;
 use musicvae::io_util::write_atomic;
 use musicvae::model::store::{load_model, save_model, save_model_f16};
+use musicvae::model::{Config, MusicVae};
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// A training run folder (or model folder).
     pub run: PathBuf,
+    #[command(flatten)]
+    pub dest: ModelOut,
+}
+
+/// Where a command writes a model folder (`export`, `average`), and how.
+#[derive(Args, Debug)]
+pub struct ModelOut {
     /// Destination folder (created).
     #[arg(long, short = 'o')]
     pub out: PathBuf,
@@ -26,28 +34,47 @@ pub struct ExportArgs {
     pub force: bool,
 }
 
+impl ModelOut {
+    /// Refuse --out when it holds a model and --force was not given.
+    pub fn check(&self) -> Result<()> {
+        super::guard::refuse_model_folder(&self.out, "--out", self.force, "replace it with --force")
+    }
+
+    /// Write the weights (f16 with --half) and the config into --out.
+    pub fn save<B: burn::tensor::backend::Backend>(
+        &self,
+        model: &MusicVae<B>,
+        config: &Config,
+    ) -> Result<()> {
+        std::fs::create_dir_all(&self.out)
+            .with_context(|| format!("creating {}", self.out.display()))?;
+        if self.half {
+            save_model_f16(&self.out, model, config)?;
+        } else {
+            save_model(&self.out, model, config)?;
+        }
+        Ok(())
+    }
+}
+
 pub fn run(a: ExportArgs) -> Result<()> {
-    if super::guard::same_file(&a.run, &a.out) {
+    let d = &a.dest;
+    if super::guard::same_file(&a.run, &d.out) {
         anyhow::bail!(
             "--out {} is the folder being exported; choose another folder",
-            a.out.display()
+            d.out.display()
         );
     }
-    super::guard::refuse_model_folder(&a.out, "--out", a.force, "replace it with --force")?;
+    d.check()?;
     let device = Default::default();
     let (model, config) = load_model::<super::backend::CpuBackend>(&a.run, &device)
         .with_context(|| format!("loading the model in {}", a.run.display()))?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    if a.half {
-        save_model_f16(&a.out, &model, &config)?;
-    } else {
-        save_model(&a.out, &model, &config)?;
-    }
+    d.save(&model, &config)?;
     // Attribute vectors and the fitted latent prior belong to these weights, and so do the
     // training curves: copied with them, and one left in --out by the weights being replaced is
     // removed.
     let attrs = Attributes::path(&a.run);
-    let out_attrs = Attributes::path(&a.out);
+    let out_attrs = Attributes::path(&d.out);
     if attrs.is_file() {
         Attributes::load(&attrs)?.save(&out_attrs)?;
     } else {
@@ -57,7 +84,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
         )?;
     }
     let prior = LatentPrior::path(&a.run);
-    let out_prior = LatentPrior::path(&a.out);
+    let out_prior = LatentPrior::path(&d.out);
     if prior.is_file() {
         LatentPrior::load(&prior, config.model.z_size)?.save(&out_prior)?;
     } else {
@@ -67,7 +94,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
         )?;
     }
     for name in ["metrics.jsonl", "curves.png"] {
-        let (from, to) = (a.run.join(name), a.out.join(name));
+        let (from, to) = (a.run.join(name), d.out.join(name));
         if from.is_file() {
             let bytes =
                 std::fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
@@ -76,7 +103,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
             remove_stale(&to, "the training curves of the weights now replaced")?;
         }
     }
-    let size = std::fs::metadata(a.out.join("model.mpk"))
+    let size = std::fs::metadata(d.out.join("model.mpk"))
         .map(|m| m.len())
         .unwrap_or(0);
     use burn::module::Module;
@@ -84,9 +111,9 @@ pub fn run(a: ExportArgs) -> Result<()> {
         "exported {} ({} parameters, {} weights, {:.1} MiB) to {}",
         config.model.name,
         model.num_params(),
-        if a.half { "f16" } else { "f32" },
+        if d.half { "f16" } else { "f32" },
         size as f64 / (1024.0 * 1024.0),
-        a.out.display()
+        d.out.display()
     );
     Ok(())
 }
