@@ -91,7 +91,7 @@ pub fn run(a: AverageArgs) -> Result<()> {
     println!(
         "averaged the weights of {n} models ({} parameters, {} weights) into {}; config from {}. Evaluate it before use: models that did not start from the same weights do not average into a working model.",
         model.num_params(),
-        if d.half { "f16" } else { "f32" },
+        d.precision(),
         d.out.display(),
         a.models[0].display()
     );

@@ -40,6 +40,15 @@ impl ModelOut {
         super::guard::refuse_model_folder(&self.out, "--out", self.force, "replace it with --force")
     }
 
+    /// The precision the weights are written in.
+    pub fn precision(&self) -> &'static str {
+        if self.half {
+            "f16"
+        } else {
+            "f32"
+        }
+    }
+
     /// Write the weights (f16 with --half) and the config into --out.
     pub fn save<B: burn::tensor::backend::Backend>(
         &self,
@@ -111,7 +120,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
         "exported {} ({} parameters, {} weights, {:.1} MiB) to {}",
         config.model.name,
         model.num_params(),
-        if d.half { "f16" } else { "f32" },
+        d.precision(),
         size as f64 / (1024.0 * 1024.0),
         d.out.display()
     );

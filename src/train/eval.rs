@@ -127,7 +127,6 @@ struct Counts {
     sa_events: usize,
     /// Teacher-forced hits per drum class (drum tracks only).
     drum_hits: [HitCounts; DRUM_CLASSES],
-    drum_steps: usize,
 }
 
 impl Counts {
@@ -141,7 +140,6 @@ impl Counts {
             tf_events: 0,
             sa_events: 0,
             drum_hits: [HitCounts::default(); DRUM_CLASSES],
-            drum_steps: 0,
         }
     }
 }
@@ -180,7 +178,6 @@ fn count_pass<B: Backend>(
             for (&p, &t) in tf_pred.iter().zip(&target) {
                 HitCounts::add(&mut counts.drum_hits, p, t);
             }
-            counts.drum_steps += target.len();
         }
         for i in 0..b * steps {
             let bar = (i % steps) / 16;
@@ -318,14 +315,14 @@ pub fn evaluate_with<B: Backend>(
             tf_per_bar: frac(&q_counts.tf_bar, per_bar),
             sampled_per_bar: frac(&q_counts.sa_bar, per_bar),
         }),
-        drum_classes: match mu_counts.drum_steps {
-            0 => Vec::new(),
-            _ => mu_counts
+        drum_classes: match model.tracks.iter().any(|t| t.depth == DRUM_TOKENS) {
+            true => mu_counts
                 .drum_hits
                 .iter()
                 .zip(DRUM_CLASS_NAMES)
                 .map(|(h, name)| h.result(name))
                 .collect(),
+            false => Vec::new(),
         },
     }
 }
