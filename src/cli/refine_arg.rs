@@ -13,7 +13,8 @@ pub struct RefineArgs {
     /// from μ, as Magenta does. Default 100 (about a second on a CPU); `eval` defaults to 0.
     #[arg(long, value_name = "N")]
     pub refine: Option<usize>,
-    /// Step size of the refinement, in units of the posterior's σ.
+    /// Step size of the refinement, in units of the posterior's σ (or of the model's
+    /// `neighbourhood_sigma`, when its config.json sets one).
     #[arg(long, value_name = "LR", default_value_t = RefineOptions::default().lr)]
     pub refine_lr: f64,
     /// Pull of the refined code back toward the encoder's posterior N(μ, σ²): 0 = none, 1 = the

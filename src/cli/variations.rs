@@ -26,7 +26,8 @@ pub struct VariationsArgs {
     #[arg(long, short = 'n', default_value_t = 8)]
     pub num: usize,
     /// How far from the input: z = μ + amount·σ·ε, in units of the encoder's σ (amount 1 = one
-    /// draw from the posterior q(z|x)); with --prior-units, z = μ + amount·ε (amount 1 = the
+    /// draw from the posterior q(z|x); a model whose config sets `neighbourhood_sigma` uses that
+    /// σ instead, as refinement does); with --prior-units, z = μ + amount·ε (amount 1 = the
     /// prior's standard deviation, a much larger step for a trained model).
     #[arg(
         long,
@@ -72,7 +73,8 @@ impl OnBackend for VariationsArgs {
         } else {
             VariationScale::Posterior
         };
-        let zs = variation_codes(&centre, &lat.sigma, a.num, a.amount, scale, a.seed);
+        let spread = vae.neighbourhood_sigma(&lat);
+        let zs = variation_codes(&centre, &spread, a.num, a.amount, scale, a.seed);
         let decoded = vae.decode(&zs, a.temperature, a.seed.wrapping_add(1))?;
         let mut ranked: Vec<(f64, musicvae::data::converter::Window)> = decoded
             .into_iter()

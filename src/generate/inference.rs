@@ -166,8 +166,17 @@ impl<B: Backend> Vae<B> {
         Ok(out)
     }
 
+    /// The σ of the neighbourhood of a code (refinement's unit and pull, `variations`' spread): the
+    /// model's `neighbourhood_sigma` when its config sets one, the posterior's σ otherwise.
+    pub fn neighbourhood_sigma(&self, latent: &Latent) -> Vec<f32> {
+        match self.config.model.neighbourhood_sigma {
+            Some(s) => vec![s as f32; latent.mu.len()],
+            None => latent.sigma.clone(),
+        }
+    }
+
     /// Codes for `windows` refined by gradient descent on z with the decoder fixed (see
-    /// [`super::refine`]); `opts.steps == 0` gives μ back unchanged. Loads a second copy of the
+    /// [`super::refine`]), in units of each code's [neighbourhood σ](Self::neighbourhood_sigma); `opts.steps == 0` gives μ back unchanged. Loads a second copy of the
     /// weights on the autodiff wrapper of this backend.
     pub fn refine(
         &self,
@@ -189,11 +198,18 @@ impl<B: Backend> Vae<B> {
             ));
         }
         let (model, _) = load_model::<Autodiff<B>>(&self.dir, &self.device)?;
+        let around: Vec<Latent> = latents
+            .iter()
+            .map(|l| Latent {
+                mu: l.mu.clone(),
+                sigma: self.neighbourhood_sigma(l),
+            })
+            .collect();
         refine_latents(
             &model.no_grad(),
             self.kind(),
             windows,
-            latents,
+            &around,
             opts,
             &self.device,
             progress,

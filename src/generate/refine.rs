@@ -11,7 +11,10 @@
 //! (anchor = 1 is the MAP code under q as the prior), so the code stays where the encoder put
 //! related phrases and interpolations between refined codes stay in the model's space. Adam on u
 //! (per-coordinate steps in units of the posterior's σ); each window keeps the best u it visited.
-//! Runs on the autodiff wrapper of the inference backend.
+//! Runs on the autodiff wrapper of the inference backend. The σ here is the one in `latents`:
+//! [`Vae::refine`](super::Vae::refine) hands in the model's neighbourhood σ, which a model whose
+//! encoder's posterior is much tighter than its decoder's training noise sets in its config
+//! (`model.neighbourhood_sigma`).
 
 use super::inference::Latent;
 use crate::data::converter::{DataKind, Window};
@@ -274,7 +277,16 @@ mod tests {
     /// A freshly initialised model of `preset` saved in a temporary folder, and windows of
     /// random tokens for it.
     fn fixture(preset: &str) -> (tempfile::TempDir, Vae<Cpu>, Vec<Window>) {
-        let cfg = Config::preset(preset).expect("preset");
+        fixture_with(preset, None)
+    }
+
+    /// [`fixture`] with the config's `neighbourhood_sigma` set.
+    fn fixture_with(
+        preset: &str,
+        neighbourhood_sigma: Option<f64>,
+    ) -> (tempfile::TempDir, Vae<Cpu>, Vec<Window>) {
+        let mut cfg = Config::preset(preset).expect("preset");
+        cfg.model.neighbourhood_sigma = neighbourhood_sigma;
         let dir = tempfile::tempdir().expect("tempdir");
         let model = MusicVae::<Cpu>::new(&cfg.model, 3, &Default::default());
         save_model(dir.path(), &model, &cfg).expect("save");
@@ -361,6 +373,36 @@ mod tests {
         let (strong, weak) = (run(10.0), run(0.01));
         assert!(strong.r_loss_after <= strong.r_loss_before, "{strong:?}");
         assert!(strong.mean_shift < weak.mean_shift, "{strong:?} {weak:?}");
+    }
+
+    #[test]
+    fn the_models_neighbourhood_sigma_is_the_unit_of_the_steps() {
+        // Adam moves each coordinate of u by about lr per step, so z moves by about lr·σ: with
+        // the config's σ = 1e-4 the codes stay within 2·steps·lr·σ of μ, while the same steps
+        // in units of a fresh encoder's posterior σ (≈ 0.7) move them much further.
+        let opts = RefineOptions {
+            steps: 20,
+            lr: 0.3,
+            anchor: 0.0,
+        };
+        let moved = |sigma: Option<f64>| {
+            let (_d, vae, windows) = fixture_with("tiny", sigma);
+            let lat = vae.encode(&windows).expect("encode");
+            let around = vae.neighbourhood_sigma(&lat[0]);
+            let (zs, _) = vae.refine(&windows, &lat, &opts, |_| {}).expect("refine");
+            let far = zs
+                .iter()
+                .zip(&lat)
+                .flat_map(|(z, l)| z.iter().zip(&l.mu).map(|(a, b)| (a - b).abs()))
+                .fold(0f32, f32::max);
+            (around, lat[0].sigma.clone(), far)
+        };
+        let (around, _, far) = moved(Some(1e-4));
+        assert!(around.iter().all(|&s| s == 1e-4), "{around:?}");
+        assert!(far > 0.0 && far <= 2.0 * 20.0 * 0.3 * 1e-4, "moved {far}");
+        let (around, posterior, far) = moved(None);
+        assert_eq!(around, posterior);
+        assert!(far > 0.01, "moved {far}");
     }
 
     #[test]

@@ -75,6 +75,14 @@ pub struct ModelConfig {
     /// configs saved before the field existed): no dropout. Magenta's Groove configs use 0.3.
     #[serde(default = "keep_all")]
     pub dropout_keep_prob: f64,
+    /// The σ of a code's neighbourhood, in z, for latent refinement (its steps and its pull back
+    /// toward the code) and `variations` (z = μ + amount·σ·ε), in place of each code's posterior
+    /// σ. `None` (every preset, and configs saved before the field existed): the posterior's σ.
+    /// Set for an encoder trained on alone with many free bits, whose posterior is far tighter
+    /// than the noise its frozen decoder learnt from: steps in units of that posterior would not
+    /// move a code. Not used in training.
+    #[serde(default)]
+    pub neighbourhood_sigma: Option<f64>,
 }
 
 /// `dropout_keep_prob`'s default: keep every input.
@@ -420,6 +428,7 @@ impl Preset {
                 anneal_steps: None,
                 // dropout_keep_prob (default; no cat- or hierdec- preset sets it)
                 dropout_keep_prob: 1.0,
+                neighbourhood_sigma: None,
             },
             train: self.train.clone(),
         }
@@ -697,6 +706,13 @@ impl ModelConfig {
                 "dropout_keep_prob must be in (0, 1] (got {keep}; 1 = no dropout)"
             ));
         }
+        if let Some(s) = self.neighbourhood_sigma {
+            if !(s.is_finite() && s > 0.0 && s <= 100.0) {
+                return bad(format!(
+                    "neighbourhood_sigma must be in (0, 100] or null (the posterior's σ), got {s}"
+                ));
+            }
+        }
         if keep < 1.0 && self.hierarchical.is_some() {
             return bad(format!(
                 "dropout_keep_prob {keep}: dropout is implemented for flat decoders only; use 1 with a hierarchical decoder"
@@ -946,6 +962,8 @@ mod tests {
             "transpose=-3",
             "dropout_keep_prob=0",
             "dropout_keep_prob=1.5",
+            "neighbourhood_sigma=0",
+            "neighbourhood_sigma=-0.5",
             "rotate_bars=true",
             "drop_hits=0.1",
         ] {
@@ -982,6 +1000,16 @@ mod tests {
             let e = d.apply_overrides(&[bad.into()]).unwrap_err().to_string();
             assert!(e.contains("unknown config field"), "{bad}: {e}");
         }
+        // The neighbourhood σ: unset (the posterior's) in every preset, settable, and back to
+        // unset with null.
+        let mut n = Config::preset("cat-drums_2bar_small").unwrap();
+        assert_eq!(n.model.neighbourhood_sigma, None);
+        n.apply_overrides(&["model.neighbourhood_sigma=0.6".into()])
+            .unwrap();
+        assert_eq!(n.model.neighbourhood_sigma, Some(0.6));
+        n.apply_overrides(&["neighbourhood_sigma=null".into()])
+            .unwrap();
+        assert_eq!(n.model.neighbourhood_sigma, None);
         // Bar rotation: drums only, off in every preset and in configs saved before it existed.
         let mut d = Config::preset("cat-drums_2bar_small").unwrap();
         assert!(!d.train.rotate_bars);
