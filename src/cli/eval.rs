@@ -105,6 +105,12 @@ struct ModelReport {
 #[derive(Serialize)]
 struct RefinedReport {
     options: RefineOptions,
+    /// The unit of the steps and of `report.mean_shift`: the model's `neighbourhood_sigma`, or
+    /// null for each code's posterior σ.
+    neighbourhood_sigma: Option<f64>,
+    /// The same, as the table names it.
+    #[serde(skip)]
+    unit: String,
     teacher_forced_accuracy: f64,
     sampled_accuracy: f64,
     report: RefineReport,
@@ -252,6 +258,8 @@ impl OnBackend for EvalArgs {
                 );
                 Some(RefinedReport {
                     options: a.refine.options(),
+                    neighbourhood_sigma: vae.config.model.neighbourhood_sigma,
+                    unit: vae.neighbourhood_unit(),
                     teacher_forced_accuracy: tf,
                     sampled_accuracy: sa,
                     report,
@@ -374,7 +382,7 @@ impl OnBackend for EvalArgs {
         for r in &reports {
             if let Some(f) = &r.refined {
                 println!(
-                    "{:<44} {:>8} {:>10} {:>10}   refined codes ({} steps, lr {}, anchor {}): r_loss {:.2} → {:.2}, moved {:.2} σ",
+                    "{:<44} {:>8} {:>10} {:>10}   refined codes ({} steps, lr {}, anchor {}): r_loss {:.2} → {:.2}, moved {:.2} {}",
                     "",
                     r.eval.windows,
                     pct(f.teacher_forced_accuracy),
@@ -384,7 +392,8 @@ impl OnBackend for EvalArgs {
                     f.options.anchor,
                     f.report.r_loss_before,
                     f.report.r_loss_after,
-                    f.report.mean_shift
+                    f.report.mean_shift,
+                    f.unit
                 );
             }
         }

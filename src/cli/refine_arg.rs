@@ -83,11 +83,12 @@ impl RefineArgs {
         let steps = self.options().steps;
         if steps > 0 {
             say(format!(
-                "refined the input code{} ({steps} steps; --refine 0 decodes from μ): reconstruction loss {:.1} → {:.1} nats, moved {:.1} σ from μ",
+                "refined the input code{} ({steps} steps; --refine 0 decodes from μ): reconstruction loss {:.1} → {:.1} nats, moved {:.1} {} from μ",
                 if windows.len() == 1 { "" } else { "s" },
                 report.r_loss_before,
                 report.r_loss_after,
-                report.mean_shift
+                report.mean_shift,
+                vae.neighbourhood_unit()
             ));
         }
         Ok((latents, zs))

@@ -175,6 +175,15 @@ impl<B: Backend> Vae<B> {
         }
     }
 
+    /// How messages name the unit of [`neighbourhood_sigma`](Self::neighbourhood_sigma): "σ", or
+    /// "× 0.62 (the model's neighbourhood σ)" when the config sets one.
+    pub fn neighbourhood_unit(&self) -> String {
+        match self.config.model.neighbourhood_sigma {
+            Some(s) => format!("× {s} (the model's neighbourhood σ)"),
+            None => "σ".into(),
+        }
+    }
+
     /// Codes for `windows` refined by gradient descent on z with the decoder fixed (see
     /// [`super::refine`]), in units of each code's [neighbourhood σ](Self::neighbourhood_sigma); `opts.steps == 0` gives μ back unchanged. Loads a second copy of the
     /// weights on the autodiff wrapper of this backend.
