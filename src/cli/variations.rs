@@ -85,7 +85,11 @@ impl OnBackend for VariationsArgs {
             "decoded {} variations (amount {} in units of {}, temperature {}, seed {}) in {:.2} s (model load included)",
             a.num,
             a.amount,
-            if a.prior_units { "the prior" } else { "σ" },
+            if a.prior_units {
+                "the prior".to_string()
+            } else {
+                vae.neighbourhood_unit()
+            },
             a.temperature,
             a.seed,
             t0.elapsed().as_secs_f64()

@@ -176,10 +176,10 @@ impl<B: Backend> Vae<B> {
     }
 
     /// How messages name the unit of [`neighbourhood_sigma`](Self::neighbourhood_sigma): "σ", or
-    /// "× 0.62 (the model's neighbourhood σ)" when the config sets one.
+    /// "neighbourhood σ (0.62)" when the config sets one.
     pub fn neighbourhood_unit(&self) -> String {
         match self.config.model.neighbourhood_sigma {
-            Some(s) => format!("× {s} (the model's neighbourhood σ)"),
+            Some(s) => format!("neighbourhood σ ({s})"),
             None => "σ".into(),
         }
     }
