@@ -13,7 +13,7 @@ use musicvae::generate::latent_prior::{scale_note, LatentPrior};
 use musicvae::generate::sample_quality::{
     compare, compare_drums, nearest_training, Nearest, SampleQuality,
 };
-use musicvae::generate::Vae;
+use musicvae::generate::{neighbourhood_unit, Vae};
 use musicvae::generate::{RefineOptions, RefineReport};
 use musicvae::io_util::write_atomic;
 use musicvae::model_dir::{resolve_model, DEFAULT_MODEL};
@@ -108,9 +108,6 @@ struct RefinedReport {
     /// The unit of the steps and of `report.mean_shift`: the model's `neighbourhood_sigma`, or
     /// null for each code's posterior σ.
     neighbourhood_sigma: Option<f64>,
-    /// The same, as the table names it.
-    #[serde(skip)]
-    unit: String,
     teacher_forced_accuracy: f64,
     sampled_accuracy: f64,
     report: RefineReport,
@@ -259,7 +256,6 @@ impl OnBackend for EvalArgs {
                 Some(RefinedReport {
                     options: a.refine.options(),
                     neighbourhood_sigma: vae.config.model.neighbourhood_sigma,
-                    unit: vae.neighbourhood_unit(),
                     teacher_forced_accuracy: tf,
                     sampled_accuracy: sa,
                     report,
@@ -393,7 +389,7 @@ impl OnBackend for EvalArgs {
                     f.report.r_loss_before,
                     f.report.r_loss_after,
                     f.report.mean_shift,
-                    f.unit
+                    neighbourhood_unit(f.neighbourhood_sigma)
                 );
             }
         }

@@ -178,10 +178,7 @@ impl<B: Backend> Vae<B> {
     /// How messages name the unit of [`neighbourhood_sigma`](Self::neighbourhood_sigma): "σ", or
     /// "neighbourhood σ (0.62)" when the config sets one.
     pub fn neighbourhood_unit(&self) -> String {
-        match self.config.model.neighbourhood_sigma {
-            Some(s) => format!("neighbourhood σ ({s})"),
-            None => "σ".into(),
-        }
+        neighbourhood_unit(self.config.model.neighbourhood_sigma)
     }
 
     /// Codes for `windows` refined by gradient descent on z with the decoder fixed (see
@@ -282,6 +279,15 @@ fn token_rows<B: Backend>(t: Tensor<B, 2, Int>) -> Result<Vec<Vec<u16>>> {
         .collect())
 }
 
+/// How messages and tables name the unit that refinement and `variations` step in: "σ" (each
+/// code's posterior σ), or "neighbourhood σ (0.62)" when the config sets `neighbourhood_sigma`.
+pub fn neighbourhood_unit(neighbourhood_sigma: Option<f64>) -> String {
+    match neighbourhood_sigma {
+        Some(s) => format!("neighbourhood σ ({s})"),
+        None => "σ".into(),
+    }
+}
+
 /// Fraction of steps (over all tracks) where two windows agree.
 pub fn token_accuracy(a: &Window, b: &Window) -> f64 {
     let (mut same, mut total) = (0usize, 0usize);
@@ -312,5 +318,11 @@ mod tests {
         };
         assert_eq!(token_accuracy(&a, &b), 0.75);
         assert_eq!(token_accuracy(&a, &a), 1.0);
+    }
+
+    #[test]
+    fn neighbourhood_unit_names_the_configured_sigma() {
+        assert_eq!(neighbourhood_unit(None), "σ");
+        assert_eq!(neighbourhood_unit(Some(0.62)), "neighbourhood σ (0.62)");
     }
 }

@@ -15,7 +15,7 @@ pub mod refine;
 pub mod sample_quality;
 pub mod slerp;
 
-pub use inference::{token_accuracy, Latent, Vae};
+pub use inference::{neighbourhood_unit, token_accuracy, Latent, Vae};
 pub use input::{pick, pick_window, PickedWindow, WindowChoice};
 pub use refine::{RefineOptions, RefineReport};
 pub use slerp::{path, slerp, Interpolation};
