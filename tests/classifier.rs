@@ -410,7 +410,10 @@ fn tiny_drum_style_classifier_trains_and_classifies() {
     );
 
     // The shipped drum model's style vectors judged by this classifier on the held-out beats:
-    // the table says how many hits (not only steps) each vector changed.
+    // the table says how many hits (not only steps) each vector changed, and (--real-beats) how
+    // far the nearest real beat of each style is. With a budget of every hit, each beat has a
+    // real beat of the style within it (the other held-out file's), and the likeliest of them
+    // raises the judge's probability at least as much as the nearest.
     let table = d.path().join("styles.json");
     let o = musicvae(&[
         "eval-attributes",
@@ -422,12 +425,19 @@ fn tiny_drum_style_classifier_trains_and_classifies() {
         model.to_str().unwrap(),
         "--max-per-label",
         "3",
+        "--real-beats",
+        "--hit-budget",
+        "1",
         "-o",
         table.to_str().unwrap(),
     ]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("hits changed +v / −v"), "{out}");
+    assert!(
+        out.contains("the nearest real beat of the style changes"),
+        "{out}"
+    );
     let t: serde_json::Value = serde_json::from_slice(&std::fs::read(&table).unwrap()).unwrap();
     let rows = t["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "{t}");
@@ -437,6 +447,55 @@ fn tiny_drum_style_classifier_trains_and_classifies() {
             assert!((0.0..=1.0).contains(&v), "{key}: {r}");
         }
     }
+    let real = &t["real_beats"];
+    assert_eq!(real["pool"], "held-out", "{real}");
+    let real_rows = real["rows"].as_array().unwrap();
+    assert_eq!(real_rows.len(), 2, "{real}");
+    for r in real_rows {
+        let hits = r["nearest_hits"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&hits), "{r}");
+        assert_eq!(r["within_share"].as_f64().unwrap(), 1.0, "{r}");
+        let (best, nearest) = (
+            r["best_within_rise"].as_f64().unwrap(),
+            r["nearest_rise"].as_f64().unwrap(),
+        );
+        assert!(best >= 0.0 && best >= nearest - 1e-9, "{r}");
+    }
+    // Random control vectors are never written over the model's own attributes.json.
+    let o = musicvae(&[
+        "attributes",
+        "-m",
+        "models/drums_2bar",
+        "--data",
+        data.to_str().unwrap(),
+        "--labels",
+        "folders",
+        "--direction",
+        "random",
+    ]);
+    let out = text(&o);
+    assert!(
+        !o.status.success() && out.contains("--direction random writes control vectors"),
+        "{out}"
+    );
+    // A hit budget outside [0, 1] is refused in one line.
+    let o = musicvae(&[
+        "eval-attributes",
+        "-m",
+        "models/drums_2bar",
+        "--data",
+        data.to_str().unwrap(),
+        "--classifier",
+        model.to_str().unwrap(),
+        "--real-beats",
+        "--hit-budget",
+        "40",
+    ]);
+    let out = text(&o);
+    assert!(
+        !o.status.success() && out.contains("--hit-budget must be a fraction of hits in [0, 1]"),
+        "{out}"
+    );
 
     // Melody-only settings are refused for drums; --kind melody on drums finds no melody.
     let again = d.path().join("again");

@@ -12,7 +12,7 @@ use musicvae::classifier::eval::argmax;
 use musicvae::classifier::GenreClassifier;
 use musicvae::data::converter::Window;
 use musicvae::generate::attributes::{
-    attribute_vectors, discriminant_vectors, Attributes, Direction, FORMAT,
+    attribute_vectors, discriminant_vectors, random_vectors, Attributes, Direction, FORMAT,
 };
 use musicvae::generate::Vae;
 use musicvae::model_dir::resolve_classifier_for;
@@ -54,7 +54,8 @@ pub struct AttributesArgs {
     /// How each label's vector is derived: the mean difference of its codes from the rest's
     /// (Magenta's attribute vectors), or that difference whitened by the codes' within-label
     /// covariance (a linear discriminant: less of the step spent on variation every label has),
-    /// scaled to the same length.
+    /// scaled to the same length; or, as a control, a random direction of that length (needs -o:
+    /// never the model's own attributes.json).
     #[arg(long, value_enum, default_value_t = Direction::Mean)]
     pub direction: Direction,
     /// Where to write the vectors (default: attributes.json in the model folder).
@@ -145,6 +146,7 @@ impl OnBackend for AttributesArgs {
         let vectors = match a.direction {
             Direction::Mean => attribute_vectors(&mus, &labels, &names),
             Direction::Discriminant => discriminant_vectors(&mus, &sigmas, &labels, &names)?,
+            Direction::Random => random_vectors(attribute_vectors(&mus, &labels, &names), a.seed),
         };
         let attrs = Attributes {
             format: FORMAT.into(),
@@ -227,6 +229,22 @@ fn auto_classifier<B: Backend>(
 }
 
 pub fn run(a: AttributesArgs) -> Result<()> {
+    if a.direction == Direction::Random {
+        let dir = a.model.resolve()?;
+        let own = Attributes::path(&dir);
+        let is_own = |o: &PathBuf| {
+            o == &own
+                || (o.file_name() == own.file_name()
+                    && o.parent().and_then(|p| p.canonicalize().ok()) == dir.canonicalize().ok())
+        };
+        match &a.out {
+            Some(o) if !is_own(o) => {}
+            _ => bail!(
+                "--direction random writes control vectors, not ones `morph` should use: give -o FILE.json outside the model folder's {}",
+                own.display()
+            ),
+        }
+    }
     if let Some(out) = &a.out {
         // Writing the model's own attributes.json is this command's job; its weights and
         // config are not.

@@ -13,7 +13,8 @@ use musicvae::classifier::GenreClassifier;
 use musicvae::data::cache::Cache;
 use musicvae::data::converter::{DataKind, Window};
 use musicvae::generate::attribute_eval::{
-    hits_changed, AttributeEvaluation, RowAccumulator, WindowMeasure,
+    hits_changed, real_beat_reference, AttributeEvaluation, RealBeatAccumulator, RealBeatReference,
+    RowAccumulator, WindowMeasure,
 };
 use musicvae::generate::attributes::{shift, AttributeVector, Attributes};
 use musicvae::generate::{token_accuracy, Vae};
@@ -52,9 +53,42 @@ pub struct EvalAttributesArgs {
     pub temperature: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Drums: also measure real beats of each style as a yardstick. For every window and style,
+    /// the style's held-out window (of another file) nearest the reconstruction (fewest hits
+    /// changed) and the one the judge rates most that style among those within --hit-budget: how
+    /// far a real beat of the style is, and the most that turning beats into real beats of the
+    /// style could raise the judge's probability while changing at most that share of hits.
+    #[arg(long)]
+    pub real_beats: bool,
+    /// The hit budget of --real-beats (fraction of hits, 0–1).
+    #[arg(long, default_value_t = 0.4, requires = "real_beats")]
+    pub hit_budget: f64,
+    /// Which real beats --real-beats compares with.
+    #[arg(long, value_enum, default_value_t = RealPool::HeldOut, requires = "real_beats")]
+    pub real_beats_from: RealPool,
     /// Also write the table as JSON.
     #[arg(long, short = 'o', value_name = "FILE.json")]
     pub out: Option<PathBuf>,
+}
+
+/// The pool of real beats of `--real-beats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RealPool {
+    /// The held-out files' windows (never the evaluated beat's own file): the judge has not seen
+    /// them, so its probabilities of them are fair.
+    HeldOut,
+    /// The training files' windows: four times as many, so nearer beats, but the judge was
+    /// trained on them and is surer of them than of unseen beats.
+    Training,
+}
+
+impl RealPool {
+    fn describe(self) -> &'static str {
+        match self {
+            RealPool::HeldOut => "held-out",
+            RealPool::Training => "training",
+        }
+    }
 }
 
 impl OnBackend for EvalAttributesArgs {
@@ -62,6 +96,12 @@ impl OnBackend for EvalAttributesArgs {
         let a = self;
         if !a.amount.is_finite() || a.amount <= 0.0 || a.amount > 100.0 {
             bail!("--amount must be a number in (0, 100], got {}", a.amount);
+        }
+        if !(0.0..=1.0).contains(&a.hit_budget) {
+            bail!(
+                "--hit-budget must be a fraction of hits in [0, 1], got {}",
+                a.hit_budget
+            );
         }
         let dir = a.model.resolve()?;
         let vae = Vae::<B>::load(&dir, device)
@@ -71,7 +111,12 @@ impl OnBackend for EvalAttributesArgs {
         let genres = judged_genres(&attrs, &apath, &clf)?;
         let cache = load_data(&a.data, &vae.config)?;
         let (picked, files) = pick_windows(&a, &cache)?;
-        let acc = measure(&a, &vae, &clf, &cache, &picked, &genres)?;
+        let (acc, bases) = measure(&a, &vae, &clf, &cache, &picked, &genres)?;
+        let real_beats = if a.real_beats {
+            Some(real_beats(&a, &clf, &cache, &picked, &genres, &bases)?)
+        } else {
+            None
+        };
         let eval = AttributeEvaluation {
             model: vae.config.model.name.clone(),
             classifier: cdir.display().to_string(),
@@ -82,6 +127,7 @@ impl OnBackend for EvalAttributesArgs {
                 .zip(&acc)
                 .map(|((_, v), r)| r.finish(&v.label))
                 .collect(),
+            real_beats,
         };
         println!(
             "{} {} windows from {files} files of {}, decoded by {} (T = {}), judged by {}",
@@ -190,8 +236,12 @@ fn pick_windows(a: &EvalAttributesArgs, cache: &Cache) -> Result<(Vec<(usize, us
     Ok((picked, files))
 }
 
+/// A reconstruction and the judge's probabilities of it.
+type Judged = (Window, Vec<f32>);
+
 /// Encode the picked windows, decode them as they are and moved ±A·v along every genre's vector,
-/// and let the classifier judge each decoding: one accumulator per genre.
+/// and let the classifier judge each decoding: one accumulator per genre, and the reconstructions
+/// with the judge's probabilities of them.
 fn measure<B: Backend>(
     a: &EvalAttributesArgs,
     vae: &Vae<B>,
@@ -199,10 +249,11 @@ fn measure<B: Backend>(
     cache: &Cache,
     picked: &[(usize, usize)],
     genres: &[(usize, &AttributeVector)],
-) -> Result<Vec<RowAccumulator>> {
+) -> Result<(Vec<RowAccumulator>, Vec<Judged>)> {
     let names = &cache.meta.labels;
     let drums = vae.kind() == DataKind::Drums;
     let mut acc = vec![RowAccumulator::default(); genres.len()];
+    let mut bases: Vec<Judged> = Vec::with_capacity(picked.len());
     let pb = bar(picked.len() as u64, "evaluate");
     for chunk in picked.chunks(64) {
         let ws: Vec<Window> = chunk
@@ -236,10 +287,102 @@ fn measure<B: Backend>(
                 });
             }
         }
+        bases.extend(base.into_iter().zip(p_base));
         pb.inc(chunk.len() as u64);
     }
     pb.finish_and_clear();
-    Ok(acc)
+    Ok((acc, bases))
+}
+
+/// The real-beat yardstick (`--real-beats`): the judge rates every training window of the judged
+/// styles once; then for every evaluated window's reconstruction and every style, the nearest of
+/// the style's training windows and the likeliest within the hit budget.
+fn real_beats<B: Backend>(
+    a: &EvalAttributesArgs,
+    clf: &GenreClassifier<B>,
+    cache: &Cache,
+    picked: &[(usize, usize)],
+    genres: &[(usize, &AttributeVector)],
+    bases: &[Judged],
+) -> Result<RealBeatReference> {
+    if bases.iter().any(|(w, _)| w.tracks.len() != 1) {
+        bail!("--real-beats measures drum beats; this model is not a drum model");
+    }
+    // The candidates: every window of the judged styles' held-out files (the judge never saw
+    // them; its probabilities of its training windows are inflated), per style; and every
+    // window's file, so that a beat is never compared with its own file's windows.
+    let mut file_of = vec![usize::MAX; cache.windows.len()];
+    let mut per_genre: Vec<Vec<usize>> = vec![Vec::new(); genres.len()];
+    for (fi, f) in cache.meta.files.iter().enumerate() {
+        let range = f.first_window..(f.first_window + f.num_windows).min(cache.windows.len());
+        for w in range.clone() {
+            file_of[w] = fi;
+        }
+        let pool = match a.real_beats_from {
+            RealPool::HeldOut => f.held_out || a.all_files,
+            RealPool::Training => !f.held_out,
+        };
+        if !pool {
+            continue;
+        }
+        for (gi, (_, v)) in genres.iter().enumerate() {
+            if f.label.eq_ignore_ascii_case(&v.label) {
+                per_genre[gi].extend(range.clone());
+            }
+        }
+    }
+    let all: Vec<usize> = per_genre.iter().flatten().copied().collect();
+    if all.is_empty() {
+        bail!(
+            "{}: no {} windows of the judged styles ({}) to compare with",
+            a.data.display(),
+            a.real_beats_from.describe(),
+            genres
+                .iter()
+                .map(|(_, v)| v.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let pb = bar(all.len() as u64, "judge real beats");
+    let mut p_real = vec![0f32; cache.windows.len()]; // P(the window's own style), by window
+    for (gi, idx) in per_genre.iter().enumerate() {
+        let c = genres[gi].0;
+        for chunk in idx.chunks(256) {
+            let ws: Vec<Window> = chunk.iter().map(|&w| cache.windows[w].clone()).collect();
+            for (&w, p) in chunk.iter().zip(clf.predict_windows(&ws)?) {
+                p_real[w] = p[c];
+            }
+            pb.inc(chunk.len() as u64);
+        }
+    }
+    pb.finish_and_clear();
+    let mut acc = vec![RealBeatAccumulator::default(); genres.len()];
+    for ((base, p_base), &(w0, _)) in bases.iter().zip(picked) {
+        for (gi, (c, _)) in genres.iter().enumerate() {
+            let cands: Vec<(&[u16], f64)> = per_genre[gi]
+                .iter()
+                .filter(|&&w| file_of[w] != file_of[w0])
+                .map(|&w| (cache.windows[w].tracks[0].as_slice(), p_real[w] as f64))
+                .collect();
+            if let Some(m) = real_beat_reference(&base.tracks[0], &cands, a.hit_budget) {
+                acc[gi].add(p_base[*c] as f64, m);
+            }
+        }
+    }
+    Ok(RealBeatReference {
+        pool: a.real_beats_from.describe().to_string(),
+        budget: a.hit_budget,
+        candidates: all.len(),
+        // A style without training windows has no yardstick.
+        rows: genres
+            .iter()
+            .zip(&acc)
+            .zip(&per_genre)
+            .filter(|(_, idx)| !idx.is_empty())
+            .map(|(((_, v), r), _)| r.finish(&v.label))
+            .collect(),
+    })
 }
 
 /// The per-genre table and the mean rise and fall.
@@ -289,6 +432,9 @@ fn print_table(eval: &AttributeEvaluation, amount: f64) {
         100.0 * eval.mean_rise(),
         -100.0 * eval.mean_fall()
     );
+    if let Some(rb) = &eval.real_beats {
+        print_real_beats(rb);
+    }
     if let Some(c) = eval.full_conversion() {
         let own: Vec<String> = eval
             .rows
@@ -306,6 +452,31 @@ fn print_table(eval: &AttributeEvaluation, amount: f64) {
             100.0 * c
         );
     }
+}
+
+/// The `--real-beats` table.
+fn print_real_beats(rb: &RealBeatReference) {
+    let budget = 100.0 * rb.budget;
+    println!(
+        "real beats of the style ({} {} windows, never the beat's own file): nearest to the reconstruction: hits changed, rise of P(style) | likeliest within {budget:.0}% of hits: rise, windows with one",
+        rb.candidates, rb.pool
+    );
+    for r in &rb.rows {
+        println!(
+            "  {:<16} {:>4.0}%  {:>+6.1} points | {:>+6.1} points  {:>4.0}%",
+            r.label,
+            100.0 * r.nearest_hits,
+            100.0 * r.nearest_rise,
+            100.0 * r.best_within_rise,
+            100.0 * r.within_share
+        );
+    }
+    println!(
+        "the nearest real beat of the style changes {:.0}% of hits and raises P(style) by {:+.1} points on average; the likeliest real beat within {budget:.0}% of hits (chosen by the judge: an upper bound for turning beats into real beats of the style) by {:+.1}",
+        100.0 * rb.mean_nearest_hits(),
+        100.0 * rb.mean_nearest_rise(),
+        100.0 * rb.mean_best_within_rise()
+    );
 }
 
 pub fn run(a: EvalAttributesArgs) -> Result<()> {

@@ -64,6 +64,9 @@ pub struct AttributeEvaluation {
     pub amount: f64,
     pub windows: usize,
     pub rows: Vec<AttributeRow>,
+    /// Drums, with `--real-beats`: the real beats of each style as a yardstick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_beats: Option<RealBeatReference>,
 }
 
 impl AttributeEvaluation {
@@ -167,6 +170,122 @@ impl RowAccumulator {
     }
 }
 
+/// A real beat of a style as the yardstick for moving a beat toward that style (drums): among the
+/// style's real windows (of other files), the one nearest the beat (fewest hits changed, [`hits_changed`]), and
+/// the one the judge rates most that style among those within a hit budget. The second is an
+/// upper bound, found by asking the judge, for any method that turns the beat into a real beat of
+/// the style while changing at most that share of its hits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RealBeatMeasure {
+    /// Hits changed to reach the nearest real beat of the style, and the judge's P(style) of it.
+    pub nearest_hits: f64,
+    pub nearest_p: f64,
+    /// The highest P(style) among the style's real beats within the budget; None when none is.
+    pub best_within: Option<f64>,
+}
+
+/// [`RealBeatMeasure`] of `beat` against `candidates`: (drum track, the judge's P(style)) of the
+/// style's real windows. None without candidates.
+pub fn real_beat_reference(
+    beat: &[u16],
+    candidates: &[(&[u16], f64)],
+    budget: f64,
+) -> Option<RealBeatMeasure> {
+    let mut nearest: Option<(f64, f64)> = None; // (hits changed, P)
+    let mut best_within: Option<f64> = None;
+    for &(track, p) in candidates {
+        let h = hits_changed(beat, track);
+        // Ties go to the likelier beat, so the result does not depend on the candidates' order.
+        if nearest.is_none_or(|(nh, np)| h < nh || (h == nh && p > np)) {
+            nearest = Some((h, p));
+        }
+        if h <= budget && best_within.is_none_or(|b| p > b) {
+            best_within = Some(p);
+        }
+    }
+    nearest.map(|(nearest_hits, nearest_p)| RealBeatMeasure {
+        nearest_hits,
+        nearest_p,
+        best_within,
+    })
+}
+
+/// One style's row of the real-beat reference: means over the evaluated windows (all of them, as
+/// [`AttributeEvaluation::mean_rise`] averages).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RealBeatRow {
+    pub label: String,
+    /// Hits changed to reach the nearest real beat of the style.
+    pub nearest_hits: f64,
+    /// Rise of P(style) from the reconstruction to that nearest real beat.
+    pub nearest_rise: f64,
+    /// Rise to the real beat the judge rates most this style within the budget (0 for a window
+    /// with none within it: the beat stays as it is).
+    pub best_within_rise: f64,
+    /// Share of windows with at least one real beat of the style within the budget.
+    pub within_share: f64,
+}
+
+/// The real-beat reference of one evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RealBeatReference {
+    /// Where the real beats come from: "held-out" or "training" windows.
+    pub pool: String,
+    /// The hit budget (fraction of hits) of `best_within_rise`.
+    pub budget: f64,
+    /// Windows the candidates come from.
+    pub candidates: usize,
+    pub rows: Vec<RealBeatRow>,
+}
+
+impl RealBeatReference {
+    /// Means over styles of the rows' nearest rise, nearest hits and best-within-budget rise.
+    pub fn mean_nearest_rise(&self) -> f64 {
+        mean(self.rows.iter().map(|r| r.nearest_rise))
+    }
+    pub fn mean_nearest_hits(&self) -> f64 {
+        mean(self.rows.iter().map(|r| r.nearest_hits))
+    }
+    pub fn mean_best_within_rise(&self) -> f64 {
+        mean(self.rows.iter().map(|r| r.best_within_rise))
+    }
+}
+
+/// Accumulates one style's [`RealBeatRow`].
+#[derive(Debug, Clone, Default)]
+pub struct RealBeatAccumulator {
+    n: usize,
+    nearest_hits: f64,
+    nearest_rise: f64,
+    best_within_rise: f64,
+    within: usize,
+}
+
+impl RealBeatAccumulator {
+    /// One window: the judge's P(style) of its reconstruction, and its measure.
+    pub fn add(&mut self, p_before: f64, m: RealBeatMeasure) {
+        self.n += 1;
+        self.nearest_hits += m.nearest_hits;
+        self.nearest_rise += m.nearest_p - p_before;
+        if let Some(b) = m.best_within {
+            self.within += 1;
+            // Staying as it is (rise 0) is always within the budget.
+            self.best_within_rise += (b - p_before).max(0.0);
+        }
+    }
+
+    pub fn finish(&self, label: &str) -> RealBeatRow {
+        let n = self.n.max(1) as f64;
+        RealBeatRow {
+            label: label.to_string(),
+            nearest_hits: self.nearest_hits / n,
+            nearest_rise: self.nearest_rise / n,
+            best_within_rise: self.best_within_rise / n,
+            within_share: self.within as f64 / n,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +334,7 @@ mod tests {
                     ..r
                 },
             ],
+            real_beats: None,
         };
         assert!((e.mean_rise() - 0.2).abs() < 1e-12);
         assert!((e.mean_fall() - 0.15).abs() < 1e-12);
@@ -251,5 +371,63 @@ mod tests {
         let r = acc.finish("funk");
         assert!((r.hits_changed_toward.unwrap() - 0.3).abs() < 1e-12);
         assert!((r.hits_changed_away.unwrap() - 0.6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn real_beats_nearest_and_best_within_budget() {
+        let beat: [u16; 4] = [0b011, 0, 0b001, 0b100]; // 4 hits
+        let near: [u16; 4] = [0b011, 0, 0b001, 0]; // 1 of 4 hits differs
+        let mid: [u16; 4] = [0b011, 0b100, 0, 0b100]; // 2 of 5
+        let far: [u16; 4] = [0b100, 0b100, 0b100, 0b100]; // 6 of 7
+        let cands: Vec<(&[u16], f64)> = vec![(&far, 0.9), (&mid, 0.6), (&near, 0.2)];
+        let m = real_beat_reference(&beat, &cands, 0.4).unwrap();
+        assert!((m.nearest_hits - 0.25).abs() < 1e-12);
+        assert_eq!(m.nearest_p, 0.2);
+        // `far` is likelier but beyond the budget; `mid` (0.4) is within it.
+        assert_eq!(m.best_within, Some(0.6));
+        assert_eq!(
+            real_beat_reference(&beat, &cands, 0.1).unwrap().best_within,
+            None
+        );
+        assert_eq!(real_beat_reference(&beat, &[], 0.4), None);
+
+        let mut acc = RealBeatAccumulator::default();
+        acc.add(0.3, m);
+        // No beat within the budget: that window keeps its probability (rise 0).
+        acc.add(
+            0.5,
+            RealBeatMeasure {
+                nearest_hits: 0.75,
+                nearest_p: 0.1,
+                best_within: None,
+            },
+        );
+        // A real beat within the budget that the judge likes less than the beat: stay (0).
+        acc.add(
+            0.5,
+            RealBeatMeasure {
+                nearest_hits: 0.5,
+                nearest_p: 0.4,
+                best_within: Some(0.4),
+            },
+        );
+        let r = acc.finish("funk");
+        assert!((r.nearest_hits - 0.5).abs() < 1e-12);
+        assert!((r.nearest_rise - (-0.1 - 0.4 - 0.1) / 3.0).abs() < 1e-12);
+        assert!((r.best_within_rise - 0.3 / 3.0).abs() < 1e-12);
+        assert!((r.within_share - 2.0 / 3.0).abs() < 1e-12);
+        let reference = RealBeatReference {
+            pool: "held-out".into(),
+            budget: 0.4,
+            candidates: 3,
+            rows: vec![
+                r.clone(),
+                RealBeatRow {
+                    best_within_rise: 0.3,
+                    ..r
+                },
+            ],
+        };
+        assert!((reference.mean_best_within_rise() - 0.2).abs() < 1e-12);
     }
 }

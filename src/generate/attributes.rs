@@ -27,6 +27,9 @@ pub enum Direction {
     /// The mean difference whitened by the within-label covariance (C⁻¹ d_g), scaled to the mean
     /// difference's length.
     Discriminant,
+    /// A random direction with the mean difference's length (a control: how much of a vector's
+    /// effect its length alone gives). Never the vectors a model folder keeps.
+    Random,
 }
 
 /// One label's vector and how many windows it was computed from.
@@ -162,6 +165,24 @@ pub fn discriminant_vectors(
         .collect())
 }
 
+/// [`Direction::Random`] vectors: each vector replaced by a seeded Gaussian direction scaled to
+/// the same length.
+pub fn random_vectors(vectors: Vec<AttributeVector>, seed: u64) -> Vec<AttributeVector> {
+    let mut rng = crate::rng::Rng::new(seed);
+    vectors
+        .into_iter()
+        .map(|v| {
+            let r = rng.normals(v.vector.len());
+            let rn = r.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+            let scale = if rn > 0.0 { v.norm / rn } else { 0.0 };
+            AttributeVector {
+                vector: r.iter().map(|&x| (x as f64 * scale) as f32).collect(),
+                ..v
+            }
+        })
+        .collect()
+}
+
 /// μ + amount · v.
 pub fn shift(mu: &[f32], v: &[f32], amount: f64) -> Vec<f32> {
     mu.iter()
@@ -285,6 +306,34 @@ mod tests {
             "b's is a's reversed"
         );
         assert!(discriminant_vectors(&mus, &[], &labels, &names).is_err());
+    }
+
+    #[test]
+    fn random_directions_keep_the_length() {
+        let mean = attribute_vectors(
+            &[
+                vec![1.0, 0.0, 0.0],
+                vec![-1.0, 0.0, 0.0],
+                vec![3.0, 2.0, 0.0],
+            ],
+            &[0, 1, 1],
+            &["a".to_string(), "b".to_string()],
+        );
+        let r = random_vectors(mean.clone(), 7);
+        assert_eq!(r.len(), 2);
+        for (m, v) in mean.iter().zip(&r) {
+            let n = v
+                .vector
+                .iter()
+                .map(|&x| (x as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!((n - m.norm).abs() < 1e-5, "{n} vs {}", m.norm);
+            assert_eq!((v.label.as_str(), v.count), (m.label.as_str(), m.count));
+        }
+        // Not the mean difference, and repeatable.
+        assert_ne!(r[0].vector, mean[0].vector);
+        assert_eq!(r, random_vectors(mean, 7));
     }
 
     #[test]
