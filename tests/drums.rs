@@ -258,6 +258,45 @@ fn drum_corpus_split_training_eval_and_drum_inputs() {
     );
     assert!(std::fs::metadata(&out_png).expect("png").len() > 1000);
 
+    // A rock beat moved toward funk along the shipped drum model's style vector: every step says
+    // how many steps and hits changed and how sure the shipped drum-style classifier is of funk.
+    let morphed = d.path().join("toward_funk.mid");
+    let o = run(
+        &[
+            "morph",
+            s(&b),
+            "--toward",
+            "funk",
+            "-n",
+            "3",
+            "--amount",
+            "2",
+            "-o",
+            s(&morphed),
+        ],
+        None,
+    );
+    let text = both(&o);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("drums_2bar"),
+        "the drum model is picked: {text}"
+    );
+    assert!(
+        text.contains("the input: P(funk)") && text.contains("drum-style-classifier"),
+        "{text}"
+    );
+    let steps: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("toward funk ×"))
+        .collect();
+    assert_eq!(steps.len(), 3, "{text}");
+    for l in &steps {
+        assert!(l.contains("% of hits)") && l.contains("; P(funk) "), "{l}");
+    }
+    let seq = read_midi_file(&morphed).expect("the morph reads back");
+    assert!(!seq.notes.is_empty() && seq.notes.iter().all(|n| n.is_drum));
+
     // Files that give no 2-bar drum window: one line naming the file and the reason.
     let reconstruct = |file: &Path, out: &str| {
         run(

@@ -2,14 +2,17 @@
 //! move a phrase along a genre's attribute vector and decode.
 
 use super::backend::{dispatch, ModelArgs, OnBackend};
+use super::classifier_arg::load_classifier_for;
 use super::output::{OutputArgs, PerformanceArgs, Written};
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
+use musicvae::data::converter::{DataKind, Window};
+use musicvae::generate::attribute_eval::hits_changed;
 use musicvae::generate::attributes::{shift, Attributes};
 use musicvae::generate::output::{performed_sequence, Panel, Performance};
 use musicvae::generate::{pick, token_accuracy, Vae, WindowChoice};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct MorphArgs {
@@ -111,10 +114,33 @@ impl OnBackend for MorphArgs {
         let phrases = vae.decode(&zs, a.temperature, a.seed)?;
         println!("model: {}", vae.describe());
         println!("{}: {}", a.file.display(), p.describe());
-        let dir_word = if sign > 0.0 { "toward" } else { "away from" };
-        for (x, w) in amounts.iter().zip(&phrases) {
+        // The genre (drum-style) classifier beside the model, when there is one that knows the
+        // label: how sure it is of the label at each step, so that the amount can be chosen.
+        let judged = judge(&dir, &vae, device, &v.label, &p.window, &phrases);
+        if let Some((cdir, before, _)) = &judged {
             println!(
-                "  {dir_word} {} × {x:.2}: {:.0}% of steps differ from the input",
+                "  the input: P({}) {:.0}% by {}",
+                v.label,
+                100.0 * before,
+                cdir.display()
+            );
+        }
+        let dir_word = if sign > 0.0 { "toward" } else { "away from" };
+        let drums = vae.kind() == DataKind::Drums;
+        for (i, (x, w)) in amounts.iter().zip(&phrases).enumerate() {
+            let hits = if drums {
+                format!(
+                    " ({:.0}% of hits)",
+                    100.0 * hits_changed(&w.tracks[0], &p.window.tracks[0])
+                )
+            } else {
+                String::new()
+            };
+            let p_label = judged.as_ref().map_or(String::new(), |(_, _, ps)| {
+                format!("; P({}) {:.0}%", v.label, 100.0 * ps[i])
+            });
+            println!(
+                "  {dir_word} {} × {x:.2}: {:.0}% of steps{hits} differ from the input{p_label}",
                 v.label,
                 100.0 * (1.0 - token_accuracy(w, &p.window))
             );
@@ -145,6 +171,28 @@ impl OnBackend for MorphArgs {
             .finish(kind, &panels, &title, &a.out, &seq, &mut written)?;
         Ok(())
     }
+}
+
+/// The classifier beside the model (`musicvae::model_dir::resolve_classifier_for`) judging the
+/// input window and each morphed phrase: (its folder, P(label) of the input, P(label) of each
+/// phrase). None when there is no such classifier, it cannot be loaded or judge, or it does not
+/// know the label: the morph does not need it.
+fn judge<B: Backend>(
+    dir: &Path,
+    vae: &Vae<B>,
+    device: &B::Device,
+    label: &str,
+    input: &Window,
+    phrases: &[Window],
+) -> Option<(PathBuf, f64, Vec<f64>)> {
+    let (cdir, clf) = load_classifier_for(None, dir, vae, device).ok()?;
+    let c = clf.label_index(label)?;
+    let mut windows = vec![input.clone()];
+    windows.extend_from_slice(phrases);
+    let ps = clf.predict_windows(&windows).ok()?;
+    let mut ps = ps.into_iter().map(|p| p[c] as f64);
+    let before = ps.next()?;
+    Some((cdir, before, ps.collect()))
 }
 
 pub fn run(a: MorphArgs) -> Result<()> {
