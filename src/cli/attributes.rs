@@ -232,13 +232,8 @@ pub fn run(a: AttributesArgs) -> Result<()> {
     if a.direction == Direction::Random {
         let dir = a.model.resolve()?;
         let own = Attributes::path(&dir);
-        let is_own = |o: &PathBuf| {
-            o == &own
-                || (o.file_name() == own.file_name()
-                    && o.parent().and_then(|p| p.canonicalize().ok()) == dir.canonicalize().ok())
-        };
         match &a.out {
-            Some(o) if !is_own(o) => {}
+            Some(o) if !super::guard::same_file(o, &own) => {}
             _ => bail!(
                 "--direction random writes control vectors, not ones `morph` should use: give -o FILE.json outside the model folder's {}",
                 own.display()

@@ -294,9 +294,10 @@ fn measure<B: Backend>(
     Ok((acc, bases))
 }
 
-/// The real-beat yardstick (`--real-beats`): the judge rates every training window of the judged
-/// styles once; then for every evaluated window's reconstruction and every style, the nearest of
-/// the style's training windows and the likeliest within the hit budget.
+/// The real-beat yardstick (`--real-beats`): the judge rates every window of the pool
+/// (`--real-beats-from`) of the judged styles once; then for every evaluated window's
+/// reconstruction and every style, the nearest of the style's pool windows of other files and the
+/// likeliest within the hit budget.
 fn real_beats<B: Backend>(
     a: &EvalAttributesArgs,
     clf: &GenreClassifier<B>,
@@ -308,13 +309,12 @@ fn real_beats<B: Backend>(
     if bases.iter().any(|(w, _)| w.tracks.len() != 1) {
         bail!("--real-beats measures drum beats; this model is not a drum model");
     }
-    // The candidates: every window of the judged styles' held-out files (the judge never saw
-    // them; its probabilities of its training windows are inflated), per style; and every
+    // The candidates: every window of the pool's files of the judged styles, per style; and every
     // window's file, so that a beat is never compared with its own file's windows.
     let mut file_of = vec![usize::MAX; cache.windows.len()];
     let mut per_genre: Vec<Vec<usize>> = vec![Vec::new(); genres.len()];
     for (fi, f) in cache.meta.files.iter().enumerate() {
-        let range = f.first_window..(f.first_window + f.num_windows).min(cache.windows.len());
+        let range = f.first_window..f.first_window + f.num_windows; // checked when the cache loaded
         for w in range.clone() {
             file_of[w] = fi;
         }
@@ -357,14 +357,32 @@ fn real_beats<B: Backend>(
         }
     }
     pb.finish_and_clear();
+    // (track, P(style)) per style, built once; a beat's own file is left out below.
+    let pools: Vec<Vec<(usize, &[u16], f64)>> = per_genre
+        .iter()
+        .map(|idx| {
+            idx.iter()
+                .map(|&w| {
+                    (
+                        file_of[w],
+                        cache.windows[w].tracks[0].as_slice(),
+                        p_real[w] as f64,
+                    )
+                })
+                .collect()
+        })
+        .collect();
     let mut acc = vec![RealBeatAccumulator::default(); genres.len()];
+    let mut cands: Vec<(&[u16], f64)> = Vec::new();
     for ((base, p_base), &(w0, _)) in bases.iter().zip(picked) {
         for (gi, (c, _)) in genres.iter().enumerate() {
-            let cands: Vec<(&[u16], f64)> = per_genre[gi]
-                .iter()
-                .filter(|&&w| file_of[w] != file_of[w0])
-                .map(|&w| (cache.windows[w].tracks[0].as_slice(), p_real[w] as f64))
-                .collect();
+            cands.clear();
+            cands.extend(
+                pools[gi]
+                    .iter()
+                    .filter(|(f, _, _)| *f != file_of[w0])
+                    .map(|&(_, t, p)| (t, p)),
+            );
             if let Some(m) = real_beat_reference(&base.tracks[0], &cands, a.hit_budget) {
                 acc[gi].add(p_base[*c] as f64, m);
             }
@@ -374,7 +392,7 @@ fn real_beats<B: Backend>(
         pool: a.real_beats_from.describe().to_string(),
         budget: a.hit_budget,
         candidates: all.len(),
-        // A style without training windows has no yardstick.
+        // A style without windows in the pool has no yardstick.
         rows: genres
             .iter()
             .zip(&acc)
