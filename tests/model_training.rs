@@ -91,10 +91,11 @@ fn overfit_at(preset: &str, steps: u64, lr: Option<f64>) -> f64 {
 
 #[test]
 fn tiny_flat_overfits_16_real_2bar_windows() {
-    // 500 steps: at 400 one run under load ended at 0.984 (CPU runs are not bit-identical, see
-    // the resume test below). At 500 runs end at 1.000, but one CI run (2026-12-02) ended at
-    // 0.988: 16 windows of 32 steps are memorised when at most 2 % of their 512 steps are wrong.
-    let acc = overfit("tiny", 500);
+    // 800 steps: at 400 one run under load ended at 0.984 (CPU runs are not bit-identical, see
+    // the resume test below). At 500 most runs end at 1.000, but CI runs ended at 0.988
+    // (2026-12-02) and 0.969 (2026-12-03, KL 82 bits and sampled 0.848: still learning). 16
+    // windows of 32 steps are memorised when at most 2 % of their 512 steps are wrong.
+    let acc = overfit("tiny", 800);
     assert!(acc >= 0.98, "teacher-forced accuracy {acc}");
 }
 
